@@ -1,0 +1,19 @@
+"""API Gateway Lambda authorizer (payload 2.0, simple responses): API keys by hash, or a client secret
+passed through for the session check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from idgate.apikeys import authorize
+from idgate.wiring import default_key_store
+
+logger = Logger(service="idgate")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return authorize(default_key_store(), event.get("headers") or {})

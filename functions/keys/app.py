@@ -1,0 +1,26 @@
+"""Key administration, invoked directly (not through the API):
+`{"action": "create", "kind": "secret"|"publishable", "client_id"?: ..., "name"?: ...}`,
+`{"action": "import", "key": "sk_...", "client_id": ...}`, `{"action": "list"}`,
+`{"action": "revoke", "key_id": ...}`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from idgate.apikeys import administer
+from idgate.errors import IdgateError
+from idgate.wiring import default_key_store
+
+logger = Logger(service="idgate")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return administer(default_key_store(), event, now=lambda: datetime.now(UTC))
+    except IdgateError as exc:
+        return {"error": {"code": exc.code, "message": exc.message, **exc.details}}

@@ -1,0 +1,73 @@
+# idgate: `make run` (the whole app locally) and `make test` (every test). Each installs what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+SAM_VENV  := .venv-sam
+PY        := $(VENV)/bin/python
+SAM       := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
+ASL       := tools/node_modules/.bin/asl-validator
+PYTEST_ARGS ?=
+
+.PHONY: help run test lint typecheck validate build unit integration e2e bench clean
+
+help:
+	@echo "make run    - the whole application locally (API and demo page on http://127.0.0.1:3000)"
+	@echo "make test   - every check and test (lint, types, sam validate/build, ASL, unit, integration, e2e, browser)"
+	@echo "make bench  - the benchmarks"
+	@echo "make clean  - remove the virtual environments and build output"
+
+$(VENV)/.installed: requirements-dev.txt layers/idgate/requirements.txt
+	@rm -rf $(VENV)
+	"$$(scripts/find-python.sh)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@rm -rf $(SAM_VENV)
+	"$$(scripts/find-python.sh)" -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	@touch $@
+
+$(ASL): tools/package.json tools/package-lock.json
+	cd tools && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m devstack
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+validate: $(SAM_VENV)/.installed $(VENV)/.installed $(ASL)
+	$(SAM) validate --lint --region us-east-1
+	@for definition in statemachine/*.asl.json; do \
+	  $(ASL) --json-path "$$definition" --no-arn-check || exit 1; \
+	done
+
+build: $(SAM_VENV)/.installed $(VENV)/.installed
+	$(SAM) build --region us-east-1 --cached --parallel
+
+test: lint typecheck validate build $(VENV)/.installed
+	scripts/ensure-chromium.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: $(VENV)/.installed
+	scripts/ensure-chromium.sh
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(PY) -m pytest benchmarks --benchmark-only $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam tools/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""The session life cycle: statuses, the order they may move in, and the normalized result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # waiting for the user
+    PROCESSING = "processing"  # the provider is deciding
+    AWAITING_PIN = "awaiting_pin"  # the user must prove the PIN we emailed
+    REVIEW = "review"  # a human at the provider decides
+    APPROVED = "approved"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    ERROR = "error"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ERROR})
+
+# A status only ever moves to a higher rank; review and awaiting_pin are alternatives, never successive.
+_RANK = {
+    Status.PENDING: 0,
+    Status.PROCESSING: 1,
+    Status.REVIEW: 2,
+    Status.AWAITING_PIN: 2,
+    Status.APPROVED: 3,
+    Status.DECLINED: 3,
+    Status.EXPIRED: 3,
+    Status.ERROR: 3,
+}
+
+
+def can_move(current: Status, target: Status) -> bool:
+    return _RANK[target] > _RANK[current]
+
+
+def statuses_before(target: Status) -> list[Status]:
+    """The statuses a session may be in for a write of `target` to succeed (used as the write's condition)."""
+    return [status for status in Status if can_move(status, target)]
+
+
+class Reason(StrEnum):
+    """Stable reason codes found in `result.reasons`. New codes may be added; none is ever renamed."""
+
+    PROVIDER_DECLINED = "provider_declined"
+    RISK_FLAGGED = "risk_flagged"
+    SECOND_FACTOR_VERIFIED = "second_factor_verified"
+    PIN_ATTEMPTS_EXCEEDED = "pin_attempts_exceeded"
+    PIN_EXPIRED = "pin_expired"
+    VERIFICATION_EXPIRED = "verification_expired"
+    PROVIDER_UNREACHABLE = "provider_unreachable"
+    PROVIDER_BAD_RESPONSE = "provider_bad_response"
+    PROVIDER_AUTH_FAILED = "provider_auth_failed"
+    PROVIDER_TOKEN_REJECTED = "provider_token_rejected"  # noqa: S105 - a reason code, not a secret
+    PROVIDER_ACCESS_DENIED = "provider_access_denied"
+    PROVIDER_NOT_FOUND = "provider_not_found"
+    PROVIDER_ERROR = "provider_error"
+    REVIEW_TIMEOUT = "review_timeout"
+    INTERNAL_ERROR = "internal_error"
+
+
+class Result(BaseModel):
+    """The one result shape of every provider. `data` holds only the minimum a feature needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Status
+    provider_status: str | None = None
+    risk: bool | None = None
+    reasons: list[str] = Field(default_factory=list)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Session(BaseModel):
+    """A session as stored. Secrets (client secret, provider token, PIN) are kept only as hashes or
+    never leave the store; the API view is built by `api.session_view`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    client_id: str
+    provider: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    client_secret_hash: str
+    reference: str | None = None
+    email: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    provider_ref: str | None = None
+    provider_token: str | None = None
+    verification_url: str | None = None
+    result: Result | None = None
+    finalized_at: datetime | None = None
+    event_published: bool = False
+    last_poll_error: str | None = None
+    pin_hash: str | None = None
+    pin_deadline: datetime | None = None
+    pin_attempts: int = 0
+    review_deadline: datetime | None = None

@@ -1,0 +1,88 @@
+"""What leaves idgate besides API answers: final-status events (EventBridge), PIN emails (SES v2),
+and the start of a poll workflow (Step Functions). The only modules' boto3 calls besides the store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from idgate.domain import Session
+
+EVENT_SOURCE = "idgate"
+EVENT_DETAIL_TYPE = "Session Finalized"
+
+
+def final_event_detail(session: Session) -> dict[str, Any]:
+    """The documented `detail` of the one event published when a session reaches its final status."""
+    return {
+        "id": session.id,
+        "provider": session.provider,
+        "status": session.status.value,
+        "reference": session.reference,
+        "result": session.result.model_dump(mode="json") if session.result else None,
+        "finalized_at": session.finalized_at.isoformat() if session.finalized_at else None,
+    }
+
+
+class EventPublisher:
+    def __init__(self, bus_name: str, *, client: Any = None) -> None:
+        self._bus = bus_name
+        self._client = client
+
+    def session_finalized(self, session: Session) -> None:
+        self._client = self._client or boto3.client("events")
+        answer = self._client.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": EVENT_DETAIL_TYPE,
+                    "Detail": json.dumps(final_event_detail(session)),
+                    "EventBusName": self._bus,
+                    "Resources": [],
+                }
+            ]
+        )
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError("EventBridge did not accept the final-status event")
+
+
+class Mailer:
+    def __init__(self, sender: str, *, client: Any = None) -> None:
+        self._sender = sender
+        self._client = client
+
+    def send_pin(self, *, to: str, pin: str, valid_minutes: int) -> None:
+        self._client = self._client or boto3.client("sesv2")
+        text = (
+            f"Your verification PIN is {pin}.\n\n"
+            "Enter it on the page where you started the verification. "
+            f"It is valid for {valid_minutes} minutes.\n"
+            "If you did not ask for it, ignore this email."
+        )
+        self._client.send_email(
+            FromEmailAddress=self._sender,
+            Destination={"ToAddresses": [to]},
+            Content={
+                "Simple": {"Subject": {"Data": "Your verification PIN"}, "Body": {"Text": {"Data": text}}}
+            },
+        )
+
+
+class PollStarter:
+    def __init__(self, state_machine_arn: str, *, client: Any = None) -> None:
+        self._arn = state_machine_arn
+        self._client = client
+
+    def start(self, *, session_id: str, interval_seconds: int) -> None:
+        """Starts following a session; the execution is named after it, so it is started once at most."""
+        self._client = self._client or boto3.client("stepfunctions")
+        state = {
+            "session_id": session_id,
+            "interval_seconds": interval_seconds,
+            "attempt": 0,
+            "wait_seconds": interval_seconds,
+            "done": False,
+        }
+        self._client.start_execution(stateMachineArn=self._arn, name=session_id, input=json.dumps(state))

@@ -1,0 +1,49 @@
+"""HTTP to providers: bounded time-outs and retries, and failures turned into typed errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from idgate.domain import Reason
+from idgate.errors import ProviderUnavailable
+
+#: (connect, read) seconds: well inside API Gateway's 30 s and the poll function's time-out.
+TIMEOUT = (3.05, 8.0)
+
+
+def new_http_session() -> requests.Session:
+    """A session that retries connection failures (never a request the provider may have acted on) twice."""
+    session = requests.Session()
+    retry = Retry(total=2, connect=2, read=0, status=0, backoff_factor=0.3, allowed_methods=None)
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def send(http: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    try:
+        return http.request(method, url, timeout=TIMEOUT, **kwargs)
+    except requests.RequestException as exc:
+        raise ProviderUnavailable(
+            Reason.PROVIDER_UNREACHABLE, f"{method} {url.split('?')[0]} failed: {type(exc).__name__}"
+        ) from exc
+
+
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """The answer's JSON object; a 5xx or unreadable answer is transient."""
+    if response.status_code >= 500:
+        raise ProviderUnavailable(
+            Reason.PROVIDER_UNREACHABLE, f"provider answered HTTP {response.status_code}"
+        )
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "provider answer is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "provider answer is not a JSON object")
+    return body

@@ -1,0 +1,147 @@
+"""Jekimo: passwordless login and age check by QR code (seeds/jekimo.txt).
+
+Two form-encoded POSTs: `auth/gettoken` starts a login, `auth/check` is polled every 5 s until
+`OK`/`KO` or until the token's 120 s validity runs out. No webhooks exist, so sessions are polled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
+
+from idgate.domain import Reason, Session, Status
+from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.providers.base import CredentialsReader, NewVerification, Observation
+from idgate.providers.http import json_object, send
+from idgate.qr import image_data_uri
+from idgate.validation import validation_failed
+
+TOKEN_VALIDITY = timedelta(seconds=120)
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class JekimoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_age: StrictInt | None = Field(default=None, ge=1, le=99)
+    two_factor: StrictBool = False
+
+
+class _Options(JekimoOptions):
+    email: str | None = None
+
+    @model_validator(mode="after")
+    def _email_for_two_factor(self) -> _Options:
+        if self.two_factor and not self.email:
+            raise ValueError("two_factor needs the session's email, to send the PIN to")
+        return self
+
+
+class _Token(BaseModel):
+    token: str = Field(min_length=1)
+    timestamp: int
+    qrcode: str | None = None
+    url: str = Field(min_length=1)
+
+
+class _Check(BaseModel):
+    status: str
+    risk: bool = False
+    pin: int = 0
+
+
+class JekimoProvider:
+    name = "jekimo"
+    polled = True
+
+    def __init__(self, *, base_url: str, credentials: CredentialsReader, http: requests.Session) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._http = http
+
+    def parse_options(self, options: Mapping[str, Any], *, email: str | None) -> JekimoOptions:
+        try:
+            parsed = _Options.model_validate({**options, "email": email})
+        except ValidationError as exc:
+            raise validation_failed(exc, prefix=("options",)) from exc
+        if "email" in options:
+            raise ValidationFailed("email belongs at the top level of the body, not in options")
+        return JekimoOptions(min_age=parsed.min_age, two_factor=parsed.two_factor)
+
+    def start(self, *, session_id: str, reference: str | None, options: BaseModel) -> NewVerification:
+        assert isinstance(options, JekimoOptions)
+        headers = {**_FORM, "x-api-key": self._api_key(), "two-af": "true" if options.two_factor else "false"}
+        if options.min_age is not None:
+            headers["min-age"] = str(options.min_age)
+        body = json_object(send(self._http, "POST", f"{self._base_url}/auth/gettoken", headers=headers))
+        if "error" in body:
+            raise ProviderFailed(
+                "Jekimo refused to start a verification", code=_reason_for_error(body["error"]).value
+            )
+        try:
+            token = _Token.model_validate(body)
+        except ValidationError as exc:
+            raise ProviderFailed(
+                "Jekimo's answer lacks a token", code=Reason.PROVIDER_BAD_RESPONSE.value
+            ) from exc
+        issued = datetime.fromtimestamp(token.timestamp, UTC)
+        return NewVerification(
+            verification_url=token.url,
+            expires_at=issued + TOKEN_VALIDITY,
+            provider_ref=hashlib.sha256(token.token.encode()).hexdigest(),
+            provider_token=token.token,
+            qr_image=image_data_uri(token.qrcode),
+        )
+
+    def observe(self, session: Session) -> Observation:
+        if not session.provider_token:
+            raise ProviderRejected(Reason.INTERNAL_ERROR, "session has no Jekimo token")
+        headers = {**_FORM, "x-api-key": self._api_key(), "token": session.provider_token}
+        body = json_object(send(self._http, "POST", f"{self._base_url}/auth/check", headers=headers))
+        if "error" in body:
+            raise ProviderRejected(_reason_for_error(body["error"]), "Jekimo refused the check")
+        try:
+            check = _Check.model_validate(body)
+        except ValidationError as exc:
+            raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "unreadable Jekimo check answer") from exc
+        return _observation(check, session)
+
+    def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
+        return base_interval
+
+    def _api_key(self) -> str:
+        api_key = self._credentials(self.name).get("api_key")
+        if not isinstance(api_key, str) or not api_key:
+            raise ProviderFailed("the Jekimo secret has no api_key", code=Reason.PROVIDER_AUTH_FAILED.value)
+        return api_key
+
+
+def _reason_for_error(error: object) -> Reason:
+    text = str(error).lower()
+    if "api key" in text:
+        return Reason.PROVIDER_AUTH_FAILED
+    if "token" in text:
+        return Reason.PROVIDER_TOKEN_REJECTED
+    return Reason.PROVIDER_ERROR
+
+
+def _observation(check: _Check, session: Session) -> Observation:
+    data: dict[str, Any] = {}
+    min_age = session.options.get("min_age")
+    if check.status == "created":
+        return Observation(Status.PENDING, check.status)
+    if check.status == "OK":
+        if min_age is not None:
+            data["min_age_verified"] = min_age
+        reasons = (Reason.RISK_FLAGGED.value,) if check.risk else ()
+        if session.options.get("two_factor") and check.risk and check.pin:
+            return Observation(Status.AWAITING_PIN, check.status, check.risk, reasons, data, pin=check.pin)
+        return Observation(Status.APPROVED, check.status, check.risk, reasons, data)
+    if check.status == "KO":
+        return Observation(Status.DECLINED, check.status, check.risk, (Reason.PROVIDER_DECLINED.value,))
+    raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "unknown Jekimo status")

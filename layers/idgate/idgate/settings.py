@@ -1,0 +1,37 @@
+"""Every setting of idgate, read once from the environment (the only place that reads os.environ)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sessions_table: str = Field(alias="SESSIONS_TABLE")
+    keys_table: str = Field(alias="KEYS_TABLE")
+    state_machine_arn: str = Field(default="", alias="STATE_MACHINE_ARN")
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME")
+    retention_days: int = Field(default=30, ge=1, alias="RETENTION_DAYS")
+    poll_interval_seconds: int = Field(default=5, ge=1, le=60, alias="POLL_INTERVAL_SECONDS")
+    sender_email: str = Field(default="", alias="SENDER_EMAIL")
+    pin_ttl_seconds: int = Field(default=600, ge=1, alias="PIN_TTL_SECONDS")
+    pin_max_attempts: int = Field(default=5, ge=1, alias="PIN_MAX_ATTEMPTS")
+    secrets_max_age_seconds: int = Field(default=300, ge=0, alias="SECRETS_MAX_AGE_SECONDS")
+    jekimo_base_url: str = Field(default="https://www.jekimo.com/app.php/v1.1", alias="JEKIMO_BASE_URL")
+    jekimo_secret_name: str = Field(default="", alias="JEKIMO_SECRET_NAME")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        known = {field.alias for field in cls.model_fields.values() if field.alias}
+        return cls.model_validate({name: value for name, value in environ.items() if name in known})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process; validated on first use so a misconfigured function fails at once."""
+    return Settings.from_environ(os.environ)

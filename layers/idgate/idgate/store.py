@@ -1,0 +1,243 @@
+"""DynamoDB persistence: the only module that touches the tables.
+
+Every status change is a conditional write whose condition is "the session is in a status that may
+move to this one", so a final status is written once and never changes, whatever order or number of
+triggers (polls, webhooks, PIN submissions) arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from idgate.domain import FINAL_STATUSES, Session, Status, statuses_before
+
+PROVIDER_REF_INDEX = "by_provider_ref"
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _to_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(item) for item in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _from_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(item) for item in value]
+    return value
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class SessionStore:
+    def __init__(self, table_name: str, *, retention: timedelta, dynamodb: Any = None) -> None:
+        self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
+        self._retention = retention
+
+    def add(self, session: Session) -> None:
+        """Stores a new session. Its TTL already counts from its expiry, so that it is removed even if it
+        never reaches a final status."""
+        item = _to_dynamo(session.model_dump(mode="json", exclude_none=True))
+        item["pk"] = session.id
+        item["expires_ttl"] = epoch(session.expires_at + self._retention)
+        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def get(self, session_id: str) -> Session | None:
+        item = self._table.get_item(Key={"pk": session_id}, ConsistentRead=True).get("Item")
+        return Session.model_validate(_from_dynamo(item)) if item else None
+
+    def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:
+        answer = self._table.query(
+            IndexName=PROVIDER_REF_INDEX,
+            KeyConditionExpression=Key("provider").eq(provider) & Key("provider_ref").eq(provider_ref),
+            Limit=1,
+        )
+        items = answer.get("Items", [])
+        return self.get(items[0]["pk"]) if items else None
+
+    def advance(
+        self,
+        session_id: str,
+        target: Status,
+        *,
+        now: datetime,
+        fields: Mapping[str, Any] | None = None,
+        remove: Iterable[str] = (),
+    ) -> bool:
+        """Moves the session to `target` if its current status may move there. False when it may not
+        (it is already there, further on, or final): the caller lost a race and must change nothing."""
+        values: dict[str, Any] = {"status": target.value, "updated_at": now.isoformat(), **(fields or {})}
+        removed = list(remove)
+        if target in FINAL_STATUSES:
+            values["finalized_at"] = now.isoformat()
+            values["expires_ttl"] = epoch(now + self._retention)
+            # What only an open session needs is personal data or a secret: it goes with the verdict.
+            removed += ["email", "provider_token", "pin_hash", "pin_deadline"]
+        return self._update(session_id, values, removed, allowed=statuses_before(target))
+
+    def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:
+        """Book-keeping on a session that is not final yet (never changes its status)."""
+        values = {"updated_at": now.isoformat(), **fields}
+        open_statuses = [status for status in Status if status not in FINAL_STATUSES]
+        return self._update(session_id, values, [], allowed=open_statuses)
+
+    def count_pin_attempt(self, session_id: str, *, max_attempts: int) -> int | None:
+        """Counts one PIN try atomically, before the PIN is compared, so parallel guesses cannot exceed
+        the limit. The new count, or None when the session does not await a PIN or has no tries left."""
+        try:
+            answer = self._table.update_item(
+                Key={"pk": session_id},
+                UpdateExpression="ADD pin_attempts :one",
+                ConditionExpression=(
+                    "#status = :awaiting AND (attribute_not_exists(pin_attempts) OR pin_attempts < :max)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":one": 1,
+                    ":awaiting": Status.AWAITING_PIN.value,
+                    ":max": max_attempts,
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
+        return int(answer["Attributes"]["pin_attempts"])
+
+    def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
+        """Claims the right to publish a final session's event, so that two triggers cannot both publish.
+        A claim whose publisher died (older than `stale_after`) may be taken over."""
+        try:
+            self._table.update_item(
+                Key={"pk": session_id},
+                UpdateExpression="SET event_claimed_at = :now",
+                ConditionExpression=(
+                    "attribute_exists(finalized_at) AND NOT event_published = :true"
+                    " AND (attribute_not_exists(event_claimed_at) OR event_claimed_at < :stale)"
+                ),
+                ExpressionAttributeValues={
+                    ":now": now.isoformat(),
+                    ":stale": (now - stale_after).isoformat(),
+                    ":true": True,
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_event_claim(self, session_id: str) -> None:
+        self._table.update_item(Key={"pk": session_id}, UpdateExpression="REMOVE event_claimed_at")
+
+    def mark_event_published(self, session_id: str) -> None:
+        self._table.update_item(
+            Key={"pk": session_id},
+            UpdateExpression="SET event_published = :true",
+            ExpressionAttributeValues={":true": True},
+        )
+
+    def _update(
+        self,
+        session_id: str,
+        values: Mapping[str, Any],
+        removed: list[str],
+        *,
+        allowed: list[Status],
+    ) -> bool:
+        names = {"#status": "status"}
+        expression_values: dict[str, Any] = {}
+        assignments = []
+        for index, (name, value) in enumerate(values.items()):
+            names[f"#f{index}"] = name
+            expression_values[f":v{index}"] = _to_dynamo(value)
+            assignments.append(f"#f{index} = :v{index}")
+        update = "SET " + ", ".join(assignments)
+        unique_removed = list(dict.fromkeys(removed))
+        if unique_removed:
+            for index, name in enumerate(unique_removed):
+                names[f"#r{index}"] = name
+            update += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(unique_removed)))
+        placeholders = []
+        for index, status in enumerate(allowed):
+            expression_values[f":s{index}"] = status.value
+            placeholders.append(f":s{index}")
+        condition = f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
+        try:
+            self._table.update_item(
+                Key={"pk": session_id},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=expression_values,
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+
+class KeyStore:
+    """API keys, stored by the SHA-256 of the key: the key itself is never stored."""
+
+    def __init__(self, table_name: str, *, dynamodb: Any = None) -> None:
+        self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
+
+    def get(self, key_hash: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"key_hash": key_hash}).get("Item")
+        return _from_dynamo(item) if item else None
+
+    def add(self, item: Mapping[str, Any]) -> bool:
+        try:
+            self._table.put_item(Item=dict(item), ConditionExpression="attribute_not_exists(key_hash)")
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def revoke(self, key_hash: str, *, now: datetime) -> bool:
+        try:
+            self._table.update_item(
+                Key={"key_hash": key_hash},
+                UpdateExpression="SET revoked_at = :now",
+                ConditionExpression="attribute_exists(key_hash)",
+                ExpressionAttributeValues={":now": now.isoformat()},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def all(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._table.scan(**kwargs)
+            items += [_from_dynamo(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

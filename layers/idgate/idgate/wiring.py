@@ -1,0 +1,38 @@
+"""Builds the default dependencies from the settings, lazily (nothing does I/O at import time)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+from idgate.notify import EventPublisher, Mailer, PollStarter
+from idgate.providers import build_providers, secret_names
+from idgate.providers.http import new_http_session
+from idgate.secrets import ProviderSecrets
+from idgate.service import Idgate
+from idgate.settings import Settings, get_settings
+from idgate.store import KeyStore, SessionStore
+
+
+def build_service(settings: Settings) -> Idgate:
+    credentials = ProviderSecrets(secret_names(settings), max_age_seconds=settings.secrets_max_age_seconds)
+    return Idgate(
+        sessions=SessionStore(settings.sessions_table, retention=timedelta(days=settings.retention_days)),
+        providers=build_providers(settings, credentials, new_http_session()),
+        starter=PollStarter(settings.state_machine_arn),
+        publisher=EventPublisher(settings.event_bus_name),
+        mailer=Mailer(settings.sender_email),
+        poll_interval_seconds=settings.poll_interval_seconds,
+        pin_ttl=timedelta(seconds=settings.pin_ttl_seconds),
+        pin_max_attempts=settings.pin_max_attempts,
+    )
+
+
+@lru_cache(maxsize=1)
+def default_service() -> Idgate:
+    return build_service(get_settings())
+
+
+@lru_cache(maxsize=1)
+def default_key_store() -> KeyStore:
+    return KeyStore(get_settings().keys_table)
