@@ -19,3 +19,18 @@ class ProviderSecrets:
             return {}
         value = parameters.get_secret(name, transform="json", max_age=self._max_age)
         return value if isinstance(value, dict) else {}
+
+
+class WebhookTokenSecret:
+    """The per-deployment webhook tokens: one JSON secret, {"<provider>": "<token>"}."""
+
+    def __init__(self, secret_name: str, *, max_age_seconds: int) -> None:
+        self._name = secret_name
+        self._max_age = max_age_seconds
+
+    def __call__(self, provider: str) -> str:
+        if not self._name:
+            return ""
+        value = parameters.get_secret(self._name, transform="json", max_age=self._max_age)
+        token = value.get(provider) if isinstance(value, dict) else None
+        return token if isinstance(token, str) else ""

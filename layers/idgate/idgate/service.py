@@ -22,7 +22,7 @@ from idgate.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from idgate.providers.base import Observation, Provider
+from idgate.providers.base import Image, ImageProvider, Observation, Provider, WebhookProvider
 from idgate.qr import qr_data_uri
 from idgate.secrets_util import hash_pin, new_id, pin_matches, same_secret, sha256_hex
 from idgate.store import SessionStore
@@ -46,6 +46,10 @@ class Starter(Protocol):
     def start(self, *, session_id: str, interval_seconds: int) -> None: ...
 
 
+#: Reads the per-deployment webhook token of a provider ("" when there is none).
+WebhookTokens = Callable[[str], str]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -66,6 +70,9 @@ class Idgate:
         poll_interval_seconds: int,
         pin_ttl: timedelta,
         pin_max_attempts: int,
+        webhook_tokens: WebhookTokens = lambda provider: "",
+        webhook_providers: Mapping[str, Provider] | None = None,
+        allow_unredacted_images: bool = False,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
@@ -76,6 +83,10 @@ class Idgate:
         self._interval = poll_interval_seconds
         self._pin_ttl = pin_ttl
         self._pin_max_attempts = pin_max_attempts
+        self._webhook_tokens = webhook_tokens
+        # Webhooks must be answered fast: the same providers, with shorter time-outs.
+        self._webhook_providers = webhook_providers or providers
+        self._allow_unredacted = allow_unredacted_images
         self._now = clock
 
     # ---- the API -----------------------------------------------------------------------------
@@ -174,6 +185,81 @@ class Idgate:
             )
         raise PinIncorrect("wrong PIN", attempts_remaining=remaining)
 
+    def image(self, caller: Caller, session_id: str, side: str, *, redacted: bool) -> Image:
+        """A document image of the session, fetched from the provider and passed through, never stored."""
+        if not caller.is_secret_key:
+            raise Forbidden("document images need a secret key", code="secret_key_required")
+        session = self.get_session(caller, session_id, None)
+        provider = self._providers.get(session.provider)
+        if side not in ("front", "back") or not isinstance(provider, ImageProvider):
+            raise NotFound("no such image", code="image_not_found")
+        if not redacted and not self._allow_unredacted:
+            raise Forbidden(
+                "unredacted images are disabled (AllowUnredactedImages)", code="unredacted_images_disabled"
+            )
+        try:
+            image = provider.image(session, side=side, redacted=redacted)
+        except ProviderUnavailable as exc:
+            raise ProviderFailed(
+                f"{provider.name} could not be reached", code="provider_unavailable"
+            ) from exc
+        except ProviderRejected as exc:
+            if exc.reason == Reason.PROVIDER_NOT_FOUND:
+                raise NotFound("no such image", code="image_not_found") from exc
+            raise ProviderFailed(f"{provider.name} refused the image", code=exc.reason) from exc
+        if image is None:
+            raise NotFound("no such image", code="image_not_found")
+        logger.info("image passed through", session_id=session.id, side=side, redacted=redacted)
+        return image
+
+    def webhook_url(self, caller: Caller, provider_name: str, api_base_url: str) -> dict[str, str]:
+        """The URL to paste into the provider's dashboard; it holds the per-deployment webhook token."""
+        if not caller.is_secret_key:
+            raise Forbidden("the webhook URL needs a secret key", code="secret_key_required")
+        provider = self._providers.get(provider_name)
+        token = self._webhook_tokens(provider_name) if isinstance(provider, WebhookProvider) else ""
+        if not token:
+            raise NotFound("that provider takes no webhook", code="webhook_not_found")
+        return {
+            "provider": provider_name,
+            "url": f"{api_base_url.rstrip('/')}/v1/webhooks/{provider_name}/{token}",
+        }
+
+    def receive_webhook(self, provider_name: str, token: str, body: Any) -> dict[str, Any]:
+        """A provider says something changed. The body is only a hint: we find the session it names,
+        re-read the provider's state with our own key, and apply that. Nothing else in it is trusted."""
+        provider = self._webhook_providers.get(provider_name)
+        expected = self._webhook_tokens(provider_name) if isinstance(provider, WebhookProvider) else ""
+        if (
+            not isinstance(provider, WebhookProvider)
+            or not expected
+            or not same_secret(token, sha256_hex(expected))
+        ):
+            raise NotFound("no such webhook", code="webhook_not_found")
+        reference = provider.webhook_reference(body)
+        if reference is None:
+            raise ValidationFailed("the body names no verification", code="verification_id_missing")
+        session = self._sessions.find_by_provider_ref(provider.name, reference)
+        if session is None:
+            logger.warning("webhook for an unknown verification", provider=provider.name)
+            raise NotFound("no session for that verification", code="session_not_found")
+        logger.append_keys(session_id=session.id)
+        if session.status.is_final:
+            logger.info("webhook for a final session; nothing to do", status=session.status.value)
+            return {"received": True}
+        try:
+            observation = provider.observe(session)
+        except ProviderUnavailable as exc:
+            logger.warning("webhook re-read failed; the poller will catch up", reason=exc.reason)
+            return {"received": True}
+        except ProviderRejected as exc:
+            logger.warning("provider refused the re-read", reason=exc.reason)
+            self._finalize(session, Result(decision=Status.ERROR, reasons=[exc.reason]))
+            return {"received": True}
+        current = self.apply(session, observation)
+        logger.info("webhook applied", status=current.status.value)
+        return {"received": True}
+
     # ---- following a session (the poll state machine) ----------------------------------------
 
     def poll(self, state: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,9 +289,7 @@ class Idgate:
                 "wait_seconds": self._seconds_until(session.pin_deadline, now, fallback=interval),
             }
         if now >= session.expires_at:
-            reason = session.last_poll_error or Reason.VERIFICATION_EXPIRED.value
-            decision = Status.ERROR if session.last_poll_error else Status.EXPIRED
-            self._finalize(session, Result(decision=decision, reasons=[reason]), strict=True)
+            self._finalize(session, self._deadline_result(session), strict=True)
             return done
         try:
             observation = provider.observe(session)
@@ -265,7 +349,12 @@ class Idgate:
                 session, observation, result.model_copy(update={"decision": Status.APPROVED}), now
             )
         else:
-            self._sessions.advance(session.id, target, now=now, fields={"last_poll_error": None})
+            fields: dict[str, Any] = {"last_poll_error": None, "result": result.model_dump(mode="json")}
+            limit = self._providers[session.provider].follow_limit(target)
+            if limit is not None:
+                # Past the verification's own expiry, a decision under way is still followed, for a while.
+                fields["expires_at"] = max(session.expires_at, now + limit).isoformat()
+            self._sessions.advance(session.id, target, now=now, fields=fields)
         return self._sessions.get(session.id) or session
 
     # ---- internals ---------------------------------------------------------------------------
@@ -330,6 +419,18 @@ class Idgate:
             self._sessions.release_event_claim(session.id)
             raise
         self._sessions.mark_event_published(session.id)
+
+    @staticmethod
+    def _deadline_result(session: Session) -> Result:
+        """What a session becomes when its deadline passes with no verdict."""
+        if session.status in (Status.REVIEW, Status.PROCESSING):
+            provider_status = session.result.provider_status if session.result else None
+            return Result(
+                decision=Status.EXPIRED, provider_status=provider_status, reasons=[Reason.REVIEW_TIMEOUT]
+            )
+        if session.last_poll_error:
+            return Result(decision=Status.ERROR, reasons=[session.last_poll_error])
+        return Result(decision=Status.EXPIRED, reasons=[Reason.VERIFICATION_EXPIRED])
 
     def _declined(self, session: Session, reason: Reason) -> Result:
         provider_status = session.result.provider_status if session.result else None

@@ -24,6 +24,18 @@ class Settings(BaseModel):
     secrets_max_age_seconds: int = Field(default=300, ge=0, alias="SECRETS_MAX_AGE_SECONDS")
     jekimo_base_url: str = Field(default="https://www.jekimo.com/app.php/v1.1", alias="JEKIMO_BASE_URL")
     jekimo_secret_name: str = Field(default="", alias="JEKIMO_SECRET_NAME")
+    okid_portal_url: str = Field(default="https://verify.prod.okid.io", alias="OKID_PORTAL_URL")
+    okid_secret_name: str = Field(default="", alias="OKID_SECRET_NAME")
+    webhook_secret_name: str = Field(default="", alias="WEBHOOK_SECRET_NAME")
+    return_url_allowed_hosts: str = Field(default="", alias="RETURN_URL_ALLOWED_HOSTS")
+    allow_unredacted_images: bool = Field(default=False, alias="ALLOW_UNREDACTED_IMAGES")
+    review_follow_hours: int = Field(default=168, ge=1, alias="REVIEW_FOLLOW_HOURS")
+
+    @property
+    def return_url_hosts(self) -> frozenset[str]:
+        return frozenset(
+            host.strip().lower() for host in self.return_url_allowed_hosts.split(",") if host.strip()
+        )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -7,8 +7,8 @@ from functools import lru_cache
 
 from idgate.notify import EventPublisher, Mailer, PollStarter
 from idgate.providers import build_providers, secret_names
-from idgate.providers.http import new_http_session
-from idgate.secrets import ProviderSecrets
+from idgate.providers.http import WEBHOOK_TIMEOUT, new_http_session
+from idgate.secrets import ProviderSecrets, WebhookTokenSecret
 from idgate.service import Idgate
 from idgate.settings import Settings, get_settings
 from idgate.store import KeyStore, SessionStore
@@ -25,6 +25,13 @@ def build_service(settings: Settings) -> Idgate:
         poll_interval_seconds=settings.poll_interval_seconds,
         pin_ttl=timedelta(seconds=settings.pin_ttl_seconds),
         pin_max_attempts=settings.pin_max_attempts,
+        webhook_tokens=WebhookTokenSecret(
+            settings.webhook_secret_name, max_age_seconds=settings.secrets_max_age_seconds
+        ),
+        webhook_providers=build_providers(
+            settings, credentials, new_http_session(timeout=WEBHOOK_TIMEOUT, connect_retries=0)
+        ),
+        allow_unredacted_images=settings.allow_unredacted_images,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import requests
 
 from idgate.providers.base import CredentialsReader, Provider
 from idgate.providers.jekimo import JekimoProvider
+from idgate.providers.okid import OkidProvider
 from idgate.settings import Settings
 
 
@@ -14,10 +17,17 @@ def build_providers(
 ) -> dict[str, Provider]:
     providers: list[Provider] = [
         JekimoProvider(base_url=settings.jekimo_base_url, credentials=credentials, http=http),
+        OkidProvider(
+            portal_url=settings.okid_portal_url,
+            credentials=credentials,
+            http=http,
+            return_url_hosts=settings.return_url_hosts,
+            review_follow=timedelta(hours=settings.review_follow_hours),
+        ),
     ]
     return {provider.name: provider for provider in providers}
 
 
 def secret_names(settings: Settings) -> dict[str, str]:
-    """Provider name → its Secrets Manager secret."""
-    return {"jekimo": settings.jekimo_secret_name}
+    """Provider name → its Secrets Manager secret (JSON)."""
+    return {"jekimo": settings.jekimo_secret_name, "okid": settings.okid_secret_name}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -38,6 +38,12 @@ class Observation:
     pin: int | None = None  # a second factor to email (Jekimo two-factor); never stored in clear
 
 
+@dataclass(frozen=True)
+class Image:
+    content: bytes
+    content_type: str
+
+
 class Provider(Protocol):
     name: str
     #: True when the poll state machine must follow its sessions.
@@ -57,4 +63,23 @@ class Provider(Protocol):
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
         """How long the state machine waits before the next look."""
+        ...
+
+    def follow_limit(self, status: Status) -> timedelta | None:
+        """How long a session that reached `status` (processing, review) is still followed; None: until
+        the verification's own expiry."""
+        ...
+
+
+@runtime_checkable
+class WebhookProvider(Provider, Protocol):
+    def webhook_reference(self, body: Any) -> str | None:
+        """The provider reference a webhook body names (a hint: the state is re-read with our key)."""
+        ...
+
+
+@runtime_checkable
+class ImageProvider(Provider, Protocol):
+    def image(self, session: Session, *, side: str, redacted: bool) -> Image | None:
+        """The accepted document image of `side`, or None."""
         ...

@@ -13,12 +13,29 @@ from idgate.errors import ProviderUnavailable
 
 #: (connect, read) seconds: well inside API Gateway's 30 s and the poll function's time-out.
 TIMEOUT = (3.05, 8.0)
+#: For a webhook, which must be answered within a second: a slow provider is left to the poller.
+WEBHOOK_TIMEOUT = (0.4, 0.5)
 
 
-def new_http_session() -> requests.Session:
-    """A session that retries connection failures (never a request the provider may have acted on) twice."""
-    session = requests.Session()
-    retry = Retry(total=2, connect=2, read=0, status=0, backoff_factor=0.3, allowed_methods=None)
+class ProviderHttp(requests.Session):
+    """A requests session that knows its own time-out."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+
+def new_http_session(*, timeout: tuple[float, float] = TIMEOUT, connect_retries: int = 2) -> ProviderHttp:
+    """A session that retries connection failures (never a request the provider may have acted on)."""
+    session = ProviderHttp(timeout)
+    retry = Retry(
+        total=connect_retries,
+        connect=connect_retries,
+        read=0,
+        status=0,
+        backoff_factor=0.3,
+        allowed_methods=None,
+    )
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -27,7 +44,7 @@ def new_http_session() -> requests.Session:
 
 def send(http: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
     try:
-        return http.request(method, url, timeout=TIMEOUT, **kwargs)
+        return http.request(method, url, timeout=getattr(http, "timeout", TIMEOUT), **kwargs)
     except requests.RequestException as exc:
         raise ProviderUnavailable(
             Reason.PROVIDER_UNREACHABLE, f"{method} {url.split('?')[0]} failed: {type(exc).__name__}"

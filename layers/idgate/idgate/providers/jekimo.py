@@ -114,6 +114,9 @@ class JekimoProvider:
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
         return base_interval
 
+    def follow_limit(self, status: Status) -> timedelta | None:
+        return None
+
     def _api_key(self) -> str:
         api_key = self._credentials(self.name).get("api_key")
         if not isinstance(api_key, str) or not api_key:

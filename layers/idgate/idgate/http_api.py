@@ -1,0 +1,71 @@
+"""What every HTTP handler shares: JSON answers, the body and caller of a request, and the one place
+where errors become responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import ValidationError
+
+from idgate.api import MAX_BODY_BYTES, Caller
+from idgate.errors import IdgateError, InvalidJson, PayloadTooLarge, Unauthorized
+
+
+def json_response(status: int, body: Any) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def error_response(error: IdgateError) -> Response[str]:
+    return json_response(
+        error.status, {"error": {"code": error.code, "message": error.message, **error.details}}
+    )
+
+
+def request_caller(app: APIGatewayHttpResolver) -> Caller:
+    """The caller as the authorizer established it."""
+    context = app.current_event.request_context.authorizer.get_lambda or {}
+    try:
+        return Caller.model_validate(context)
+    except ValidationError as exc:
+        raise Unauthorized("missing credentials") from exc
+
+
+def request_json(app: APIGatewayHttpResolver, *, object_only: bool = True) -> Any:
+    """The request's JSON body (at most 64 KiB)."""
+    raw = app.current_event.decoded_body or ""
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError as exc:
+        raise InvalidJson("the body is not valid JSON") from exc
+    if object_only and not isinstance(body, dict):
+        raise InvalidJson("the body must be a JSON object")
+    return body
+
+
+def install_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:
+    def idgate_error(exc: IdgateError) -> Response[str]:
+        logger.info("request refused", code=exc.code, status=exc.status)
+        return error_response(exc)
+
+    def not_found(_: Exception) -> Response[str]:
+        return json_response(404, {"error": {"code": "route_not_found", "message": "no such route"}})
+
+    def unexpected_error(_: Exception) -> Response[str]:
+        # Logged with its traceback for us; the caller learns nothing of our insides.
+        logger.exception("unexpected error")
+        body = {"error": {"code": "internal_error", "message": "something went wrong on our side"}}
+        return json_response(500, body)
+
+    app.exception_handler(IdgateError)(idgate_error)
+    app.not_found(not_found)
+    app.exception_handler(Exception)(unexpected_error)

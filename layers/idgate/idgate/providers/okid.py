@@ -1,0 +1,225 @@
+"""okID v2client: document + liveness verification portal (seeds/okid-v2client.txt).
+
+`generate-verification` starts one; the user completes it in okID's portal. okID's state is then
+read with `get-verification-details`, both on a schedule (the poll state machine) and whenever okID's
+dashboard webhook says something changed. The webhook's payload is undocumented, so it is only a hint:
+we look the verification up with our own key and trust nothing else it says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from idgate.domain import Reason, Session, Status
+from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.providers.base import CredentialsReader, Image, NewVerification, Observation
+from idgate.providers.http import json_object, send
+from idgate.validation import validation_failed
+
+#: okID's `status.current` → our status. Anything else (pending, in progress, ...) waits for the user.
+_STATUSES = {
+    "verified": Status.APPROVED,
+    "rejected": Status.DECLINED,
+    "expired": Status.EXPIRED,
+    "needs_manual_review": Status.REVIEW,
+    "processing": Status.PROCESSING,
+}
+_REASONS = {
+    Status.DECLINED: (Reason.PROVIDER_DECLINED.value,),
+    Status.EXPIRED: (Reason.VERIFICATION_EXPIRED.value,),
+}
+#: Where a webhook body may name the verification (its payload is undocumented).
+_ID_KEYS = ("verification_id", "verificationId", "verificationID")
+#: Lambda answers are at most 6 MB, base64 included.
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+
+
+class OkidOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["direct", "select"] = "direct"
+    return_url: str | None = Field(default=None, max_length=2048)
+
+
+class _Generated(BaseModel):
+    verificationId: str = Field(min_length=1, max_length=200)  # okID's field name
+    expiresAt: datetime  # okID's field name
+
+    @field_validator("expiresAt")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("expiresAt has no time zone")
+        return value
+
+
+class _Details(BaseModel):
+    class _Status(BaseModel):
+        current: str
+
+    status: _Status
+
+
+class OkidProvider:
+    name = "okid"
+    polled = True
+
+    def __init__(
+        self,
+        *,
+        portal_url: str,
+        credentials: CredentialsReader,
+        http: requests.Session,
+        return_url_hosts: frozenset[str],
+        review_follow: timedelta,
+    ) -> None:
+        self._portal = portal_url.rstrip("/")
+        self._credentials = credentials
+        self._http = http
+        self._return_url_hosts = return_url_hosts
+        self._review_follow = review_follow
+
+    # ---- starting ----------------------------------------------------------------------------
+
+    def parse_options(self, options: Mapping[str, Any], *, email: str | None) -> OkidOptions:
+        try:
+            parsed = OkidOptions.model_validate(options)
+        except ValidationError as exc:
+            raise validation_failed(exc, prefix=("options",)) from exc
+        if parsed.return_url is not None and not self._allowed_return_url(parsed.return_url):
+            # An open redirect through our API would be a phishing tool.
+            raise ValidationFailed(
+                "options.return_url must be an https URL on an allowed host", code="return_url_not_allowed"
+            )
+        return parsed
+
+    def start(self, *, session_id: str, reference: str | None, options: BaseModel) -> NewVerification:
+        assert isinstance(options, OkidOptions)
+        body: dict[str, Any] = {"extra_data": {"session_id": session_id, "reference": reference}}
+        if options.return_url:
+            body["return_url"] = options.return_url
+        answer = send(
+            self._http,
+            "POST",
+            f"{self._portal}/api/generate-verification",
+            headers=self._headers(),
+            json=body,
+        )
+        if answer.status_code in (401, 403):
+            raise ProviderFailed("okID refused our key", code=Reason.PROVIDER_AUTH_FAILED.value)
+        if 400 <= answer.status_code < 500:
+            raise ProviderFailed(f"okID refused the request (HTTP {answer.status_code})")
+        try:
+            generated = _Generated.model_validate(json_object(answer))
+        except ValidationError as exc:
+            raise ProviderFailed(
+                "okID's answer lacks a verification", code=Reason.PROVIDER_BAD_RESPONSE.value
+            ) from exc
+        url = f"{self._portal}/?verification_id={quote(generated.verificationId, safe='')}"
+        if options.mode == "select":
+            url += "&mode=select"
+        return NewVerification(
+            verification_url=url, expires_at=generated.expiresAt, provider_ref=generated.verificationId
+        )
+
+    # ---- following ---------------------------------------------------------------------------
+
+    def observe(self, session: Session) -> Observation:
+        answer = send(
+            self._http, "GET", self._url("get-verification-details", session), headers=self._headers()
+        )
+        self._refuse(answer)
+        try:
+            details = _Details.model_validate(json_object(answer))
+        except ValidationError as exc:
+            raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "unreadable okID details") from exc
+        current = details.status.current
+        status = _STATUSES.get(current, Status.PENDING)
+        return Observation(status, current, reasons=_REASONS.get(status, ()))
+
+    def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
+        """The documented schedule: six checks at the base interval (5 s), then the interval doubles
+        every six checks up to 12 x base (60 s); a session in review is checked every 12 x base."""
+        if session.status is Status.REVIEW:
+            return 12 * base_interval
+        return int(min(base_interval * 2 ** (attempt // 6), 12 * base_interval))
+
+    def follow_limit(self, status: Status) -> timedelta | None:
+        """How long a session in `status` is followed before it ends (review: a documented limit)."""
+        return self._review_follow if status in (Status.REVIEW, Status.PROCESSING) else None
+
+    # ---- webhooks and images -----------------------------------------------------------------
+
+    def webhook_reference(self, body: Any) -> str | None:
+        """The verification id a webhook body names, wherever it names it; None if it names none."""
+        if isinstance(body, Mapping):
+            for key in _ID_KEYS:
+                value = body.get(key)
+                if isinstance(value, str) and 0 < len(value) <= 200:
+                    return value
+            for value in body.values():
+                found = self.webhook_reference(value)
+                if found:
+                    return found
+        if isinstance(body, list):
+            for value in body[:20]:
+                found = self.webhook_reference(value)
+                if found:
+                    return found
+        return None
+
+    def image(self, session: Session, *, side: str, redacted: bool) -> Image | None:
+        """The accepted document image of `side`; None when okID has none."""
+        if redacted:
+            endpoint = f"get-verification-image-{side}"
+        elif side == "front":
+            # okID's unredacted endpoint serves the document image without a side: the front one.
+            endpoint = "get-verification-image-unredacted"
+        else:
+            return None
+        answer = send(self._http, "GET", self._url(endpoint, session), headers=self._headers())
+        if answer.status_code == 404:
+            return None
+        self._refuse(answer)
+        content_type = answer.headers.get("Content-Type", "image/jpeg").split(";")[0].strip()
+        if not content_type.startswith("image/"):
+            raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "okID's image answer is not an image")
+        if len(answer.content) > MAX_IMAGE_BYTES:
+            raise ProviderRejected(Reason.PROVIDER_ERROR, "okID's image is larger than an API answer may be")
+        return Image(content=answer.content, content_type=content_type)
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _url(self, endpoint: str, session: Session) -> str:
+        return f"{self._portal}/api/{endpoint}/{quote(session.provider_ref or '', safe='')}"
+
+    def _headers(self) -> dict[str, str]:
+        sdk_key = self._credentials(self.name).get("sdk_key")
+        if not isinstance(sdk_key, str) or not sdk_key:
+            raise ProviderFailed("the okID secret has no sdk_key", code=Reason.PROVIDER_AUTH_FAILED.value)
+        return {"X-SDK-Key": sdk_key, "Content-Type": "application/json", "Accept": "application/json"}
+
+    @staticmethod
+    def _refuse(answer: requests.Response) -> None:
+        if answer.status_code == 429 or answer.status_code >= 500:
+            raise ProviderUnavailable(Reason.PROVIDER_UNREACHABLE, f"okID answered HTTP {answer.status_code}")
+        if 400 <= answer.status_code < 500:
+            reason = {
+                401: Reason.PROVIDER_AUTH_FAILED,
+                403: Reason.PROVIDER_ACCESS_DENIED,
+                404: Reason.PROVIDER_NOT_FOUND,
+            }.get(answer.status_code, Reason.PROVIDER_ERROR)
+            raise ProviderRejected(reason, f"okID answered HTTP {answer.status_code}")
+
+    def _allowed_return_url(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        return (
+            parts.scheme == "https" and bool(host) and not parts.username and host in self._return_url_hosts
+        )

@@ -1,0 +1,233 @@
+"""The okID client, over real HTTP against the okID sandbox (the documented contract)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from devstack.sandboxes.okid import OkidSandbox
+from idgate.domain import Reason, Session, Status
+from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.providers.http import new_http_session
+from idgate.providers.okid import OkidOptions, OkidProvider
+from tests.support.http_server import json_answer, scripted_server, serve_wsgi
+
+SDK_KEY = "okid-test-key"
+OTHER_KEY = "okid-other-key"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[OkidSandbox, str]]:
+    holder: dict[str, OkidSandbox] = {}
+
+    def app(environ, start_response):
+        return holder["sandbox"](environ, start_response)
+
+    with serve_wsgi(app) as url:
+        holder["sandbox"] = OkidSandbox(SDK_KEY, url, extra_sdk_keys=[OTHER_KEY])
+        yield holder["sandbox"], url
+
+
+def provider_for(url: str, sdk_key: str = SDK_KEY, hosts: frozenset[str] = frozenset({"shop.example.com"})):
+    return OkidProvider(
+        portal_url=url,
+        credentials=lambda name: {"sdk_key": sdk_key},
+        http=new_http_session(),
+        return_url_hosts=hosts,
+        review_follow=timedelta(hours=1),
+    )
+
+
+def session_for(started) -> Session:
+    now = datetime.now(UTC)
+    return Session(
+        id="ses_test",
+        client_id="client",
+        provider="okid",
+        status=Status.PENDING,
+        created_at=now,
+        updated_at=now,
+        expires_at=started.expires_at,
+        client_secret_hash="x",
+        provider_ref=started.provider_ref,
+        verification_url=started.verification_url,
+    )
+
+
+def user_does(verification_url: str, outcome: str) -> None:
+    answer = requests.post(verification_url, json={"outcome": outcome, "webhook": False}, timeout=5)
+    assert answer.status_code == 200, answer.text
+
+
+def test_start_gives_the_direct_portal_url_and_okid_s_expiry(sandbox):
+    _, url = sandbox
+    started = provider_for(url).start(session_id="ses_1", reference="order-9", options=OkidOptions())
+    assert started.verification_url == f"{url}/?verification_id={started.provider_ref}"
+    assert started.provider_ref.startswith("ver_")
+    assert started.expires_at > datetime.now(UTC)
+    assert started.provider_token is None
+
+
+def test_select_mode_adds_the_mode_to_the_url(sandbox):
+    _, url = sandbox
+    started = provider_for(url).start(session_id="ses_1", reference=None, options=OkidOptions(mode="select"))
+    assert started.verification_url.endswith("&mode=select")
+
+
+def test_our_session_id_and_the_reference_travel_in_extra_data():
+    generated = {"verificationId": "ver_1", "expiresAt": "2030-01-01T12:00:00Z", "modules": {}, "flow": []}
+    with scripted_server(json_answer(generated)) as server:
+        provider_for(server.url).start(
+            session_id="ses_1",
+            reference="order-9",
+            options=OkidOptions(return_url="https://shop.example.com/done"),
+        )
+    (request,) = server.requests
+    assert request.path == "/api/generate-verification"
+    assert request.headers["x-sdk-key"] == SDK_KEY
+    assert request.headers["content-type"] == "application/json"
+    import json
+
+    assert json.loads(request.body) == {
+        "extra_data": {"session_id": "ses_1", "reference": "order-9"},
+        "return_url": "https://shop.example.com/done",
+    }
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "reasons"),
+    [
+        ("verified", Status.APPROVED, ()),
+        ("rejected", Status.DECLINED, (Reason.PROVIDER_DECLINED.value,)),
+        ("needs_manual_review", Status.REVIEW, ()),
+    ],
+)
+def test_okid_statuses_map_to_ours(sandbox, outcome, status, reasons):
+    _, url = sandbox
+    provider = provider_for(url)
+    started = provider.start(session_id="ses_1", reference=None, options=OkidOptions())
+    session = session_for(started)
+    assert provider.observe(session).status is Status.PENDING
+    user_does(started.verification_url, outcome)
+    seen = provider.observe(session)
+    assert (seen.status, seen.provider_status, seen.reasons) == (status, outcome, reasons)
+
+
+def test_a_verification_of_another_key_is_access_denied_for_good(sandbox):
+    _, url = sandbox
+    started = provider_for(url, sdk_key=OTHER_KEY).start(
+        session_id="s", reference=None, options=OkidOptions()
+    )
+    with pytest.raises(ProviderRejected) as failure:
+        provider_for(url).observe(session_for(started))
+    assert failure.value.reason == Reason.PROVIDER_ACCESS_DENIED
+
+
+def test_a_wrong_key_fails_the_start(sandbox):
+    _, url = sandbox
+    with pytest.raises(ProviderFailed) as failure:
+        provider_for(url, sdk_key="nope").start(session_id="s", reference=None, options=OkidOptions())
+    assert failure.value.code == Reason.PROVIDER_AUTH_FAILED.value
+
+
+def test_images_exist_after_the_document_was_accepted(sandbox):
+    _, url = sandbox
+    provider = provider_for(url)
+    started = provider.start(session_id="s", reference=None, options=OkidOptions())
+    session = session_for(started)
+    assert provider.image(session, side="front", redacted=True) is None
+    user_does(started.verification_url, "verified")
+    front = provider.image(session, side="front", redacted=True)
+    back = provider.image(session, side="back", redacted=True)
+    unredacted = provider.image(session, side="front", redacted=False)
+    assert front and back and unredacted
+    assert front.content_type == "image/png"
+    assert front.content.startswith(b"\x89PNG")
+    assert len({front.content, back.content, unredacted.content}) == 3
+    # okID's unredacted endpoint has no side: there is no unredacted back.
+    assert provider.image(session, side="back", redacted=False) is None
+
+
+@pytest.mark.parametrize("status", [500, 502, 429])
+def test_server_errors_and_throttling_are_transient(status):
+    with scripted_server(json_answer({"error": "busy"}, status=status)) as server:
+        with pytest.raises(ProviderUnavailable):
+            provider_for(server.url).observe(_session("ver_1"))
+
+
+def test_an_unreadable_answer_is_transient():
+    with scripted_server(json_answer({"verification_id": "ver_1"})) as server:
+        with pytest.raises(ProviderUnavailable) as failure:
+            provider_for(server.url).observe(_session("ver_1"))
+    assert failure.value.reason == Reason.PROVIDER_BAD_RESPONSE
+
+
+def _session(reference: str) -> Session:
+    now = datetime.now(UTC)
+    return Session(
+        id="ses_x",
+        client_id="c",
+        provider="okid",
+        status=Status.PENDING,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(minutes=30),
+        client_secret_hash="x",
+        provider_ref=reference,
+    )
+
+
+def test_the_schedule_starts_at_the_base_interval_and_backs_off_to_a_ceiling():
+    provider = provider_for("http://127.0.0.1:9")
+    session = _session("ver_1")
+    waits = [provider.next_wait_seconds(session, attempt=n, base_interval=5) for n in range(1, 40)]
+    assert waits[:5] == [5, 5, 5, 5, 5]
+    assert waits == sorted(waits)
+    assert max(waits) == 60
+    review = session.model_copy(update={"status": Status.REVIEW})
+    assert provider.next_wait_seconds(review, attempt=1, base_interval=5) == 60
+
+
+@pytest.mark.parametrize(
+    "return_url",
+    [
+        "http://shop.example.com/done",
+        "https://evil.example.net/phish",
+        "https://shop.example.com.evil.net/",
+        "https://user@shop.example.com/",
+        "javascript:alert(1)",
+        "//shop.example.com/done",
+    ],
+)
+def test_return_urls_outside_the_allow_list_are_refused(return_url):
+    with pytest.raises(ValidationFailed) as failure:
+        provider_for("http://127.0.0.1:9").parse_options({"return_url": return_url}, email=None)
+    assert failure.value.code == "return_url_not_allowed"
+
+
+def test_an_allowed_https_return_url_is_accepted():
+    parsed = provider_for("http://127.0.0.1:9").parse_options(
+        {"return_url": "https://Shop.example.com/done?x=1", "mode": "select"}, email=None
+    )
+    assert parsed.return_url == "https://Shop.example.com/done?x=1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"verification_id": "ver_1"},
+        {"verificationId": "ver_1"},
+        {"event": "x", "data": {"verification_id": "ver_1"}},
+        [{"verification": {"verificationId": "ver_1"}}],
+    ],
+)
+def test_a_webhook_body_may_name_the_verification_anywhere(body):
+    assert provider_for("http://127.0.0.1:9").webhook_reference(body) == "ver_1"
+
+
+@pytest.mark.parametrize("body", [{}, {"status": "verified"}, None, "ver_1", {"verification_id": 7}])
+def test_a_webhook_body_naming_no_verification_names_none(body):
+    assert provider_for("http://127.0.0.1:9").webhook_reference(body) is None
