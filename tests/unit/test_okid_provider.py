@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -89,8 +90,6 @@ def test_our_session_id_and_the_reference_travel_in_extra_data():
     assert request.path == "/api/generate-verification"
     assert request.headers["x-sdk-key"] == SDK_KEY
     assert request.headers["content-type"] == "application/json"
-    import json
-
     assert json.loads(request.body) == {
         "extra_data": {"session_id": "ses_1", "reference": "order-9"},
         "return_url": "https://shop.example.com/done",
@@ -143,7 +142,9 @@ def test_images_exist_after_the_document_was_accepted(sandbox):
     front = provider.image(session, side="front", redacted=True)
     back = provider.image(session, side="back", redacted=True)
     unredacted = provider.image(session, side="front", redacted=False)
-    assert front and back and unredacted
+    assert front is not None
+    assert back is not None
+    assert unredacted is not None
     assert front.content_type == "image/png"
     assert front.content.startswith(b"\x89PNG")
     assert len({front.content, back.content, unredacted.content}) == 3
@@ -153,15 +154,19 @@ def test_images_exist_after_the_document_was_accepted(sandbox):
 
 @pytest.mark.parametrize("status", [500, 502, 429])
 def test_server_errors_and_throttling_are_transient(status):
-    with scripted_server(json_answer({"error": "busy"}, status=status)) as server:
-        with pytest.raises(ProviderUnavailable):
-            provider_for(server.url).observe(_session("ver_1"))
+    with (
+        scripted_server(json_answer({"error": "busy"}, status=status)) as server,
+        pytest.raises(ProviderUnavailable),
+    ):
+        provider_for(server.url).observe(_session("ver_1"))
 
 
 def test_an_unreadable_answer_is_transient():
-    with scripted_server(json_answer({"verification_id": "ver_1"})) as server:
-        with pytest.raises(ProviderUnavailable) as failure:
-            provider_for(server.url).observe(_session("ver_1"))
+    with (
+        scripted_server(json_answer({"verification_id": "ver_1"})) as server,
+        pytest.raises(ProviderUnavailable) as failure,
+    ):
+        provider_for(server.url).observe(_session("ver_1"))
     assert failure.value.reason == Reason.PROVIDER_BAD_RESPONSE
 
 
