@@ -1,0 +1,86 @@
+"""`python -m devstack`: the whole application on this machine, until Ctrl-C or SIGTERM.
+
+Once serving it prints `devstack ready {json}` (the URLs and dev keys) on one line, for scripts and tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from devstack.stack import LocalStack, StackOptions
+from devstack.template import DEFAULT_TEMPLATE
+
+READY_PREFIX = "devstack ready "
+
+
+def parse_args(argv: list[str] | None = None) -> StackOptions:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000, help="HTTP API and demo page (0: any free port)")
+    parser.add_argument("--aws-port", type=int, default=4566, help="local AWS endpoint (0: any free port)")
+    parser.add_argument("--jekimo-port", type=int, default=3001, help="Jekimo sandbox (0: any free port)")
+    parser.add_argument("--okid-port", type=int, default=3002, help="okID sandbox (0: any free port)")
+    parser.add_argument(
+        "--okid-verification-ttl", type=int, default=1800, help="seconds an okID verification lives"
+    )
+    parser.add_argument(
+        "--allow-unredacted-images", action="store_true", help="set the AllowUnredactedImages parameter"
+    )
+    parser.add_argument("--poll-interval", type=int, default=5, help="seconds between two provider checks")
+    parser.add_argument("--jekimo-token-ttl", type=int, default=120, help="seconds a Jekimo token lives")
+    parser.add_argument("--pin-ttl", type=int, default=600, help="seconds a two-factor PIN is valid")
+    parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="the SAM template to run")
+    parser.add_argument("--log-level", default="INFO", help="devstack's own log level")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(name)s: %(message)s", datefmt="%X"
+    )
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials..." on every new client
+    return StackOptions(
+        host=args.host,
+        port=args.port,
+        aws_port=args.aws_port,
+        jekimo_port=args.jekimo_port,
+        okid_port=args.okid_port,
+        okid_verification_ttl=args.okid_verification_ttl,
+        allow_unredacted_images=args.allow_unredacted_images,
+        poll_interval=args.poll_interval,
+        jekimo_token_ttl=args.jekimo_token_ttl,
+        pin_ttl=args.pin_ttl,
+        template=args.template,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack = LocalStack(options)
+        urls = stack.start()
+    except Exception:
+        logging.getLogger("devstack").exception("the local stack did not start")
+        return 1
+    print(stack.banner(), flush=True)
+    print(READY_PREFIX + json.dumps(urls.as_dict()), flush=True)
+    while not stopping.wait(0.5):
+        pass
+    print("stopping", flush=True)
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

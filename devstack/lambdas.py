@@ -1,0 +1,198 @@
+"""The template's Lambda handlers, loaded from their CodeUri and invoked in this process."""
+
+from __future__ import annotations
+
+import decimal
+import importlib.util
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, Function
+
+log = logging.getLogger("devstack.lambda")
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """What the Python runtime passes as `context`; enough for aws-lambda-powertools."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 128
+    timeout_seconds: int = 3
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    @classmethod
+    def for_function(cls, function: Function) -> LambdaContext:
+        return cls(function.name, function.arn, function.memory_size, function.timeout)
+
+
+class MarshalError(Exception):
+    """The handler's result is not JSON: Lambda fails the invocation with Runtime.MarshalError."""
+
+    error_type = "Runtime.MarshalError"
+
+
+def _decimal_as_float(value: object) -> float:
+    # What the Lambda Python runtime's marshaller does with the Decimals boto3 reads from DynamoDB.
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_roundtrip(value: Any) -> Any:
+    """The value as the handler's caller sees it after Lambda serialized it."""
+    return json.loads(json.dumps(value, default=_decimal_as_float))
+
+
+def load_handler(function: Function) -> Handler:
+    """Imports the handler's module under a name of its own (two functions may both have `app.py`)."""
+    module_path, attribute = function.handler.rsplit(".", 1)
+    path = function.code_uri / (module_path.replace(".", "/") + ".py")
+    unique = f"devstack_fn_{function.logical_id}"
+    spec = importlib.util.spec_from_file_location(unique, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{function.logical_id}: cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module
+    # Sibling modules of app.py import as top-level modules, as from /var/task in Lambda.
+    sys.path.insert(0, str(function.code_uri))
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[unique]
+        raise
+    finally:
+        sys.path.remove(str(function.code_uri))
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise ImportError(f"{function.logical_id}: {path} has no callable {attribute!r}")
+    return handler  # type: ignore[no-any-return]
+
+
+class Lambdas:
+    """Handlers by logical id: the template's, imported on first use, or fakes that tests register."""
+
+    def __init__(self, functions: Mapping[str, Function] | None = None, layers: Iterable[Path] = ()) -> None:
+        self.functions: dict[str, Function] = dict(functions or {})
+        self._handlers: dict[str, Handler] = {}
+        self._load_lock = threading.Lock()
+        # One invocation at a time per function, as in one Lambda container: module-level state
+        # (Powertools' logger keys, cached clients) is never shared by two concurrent requests.
+        self._locks: dict[str, threading.Lock] = {}
+        for layer in layers:
+            if str(layer) not in sys.path:
+                sys.path.insert(0, str(layer))
+
+    def register(self, logical_id: str, handler: Handler, function: Function | None = None) -> None:
+        self._handlers[logical_id] = handler
+        if function is not None:
+            self.functions[logical_id] = function
+
+    def __contains__(self, logical_id: object) -> bool:
+        return logical_id in self._handlers or logical_id in self.functions
+
+    def handler(self, logical_id: str) -> Handler:
+        with self._load_lock:
+            if logical_id not in self._handlers:
+                if logical_id not in self.functions:
+                    raise KeyError(f"no function {logical_id!r}")
+                self._handlers[logical_id] = load_handler(self.functions[logical_id])
+                self._locks[logical_id] = threading.Lock()
+            return self._handlers[logical_id]
+
+    def load_all(self) -> None:
+        for logical_id in self.functions:
+            self.handler(logical_id)
+
+    def context(self, logical_id: str) -> LambdaContext:
+        if logical_id in self.functions:
+            return LambdaContext.for_function(self.functions[logical_id])
+        arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{logical_id}"
+        return LambdaContext(logical_id, arn)
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Calls the handler with the event and returns its JSON result, or raises what the handler raised."""
+        handler = self.handler(logical_id)
+        lock = self._locks.setdefault(logical_id, threading.Lock())
+        event = json_roundtrip(event)  # the handler gets its own copy, as JSON
+        started = time.perf_counter()
+        try:
+            with lock:
+                result = handler(event, self.context(logical_id))
+            try:
+                result = json_roundtrip(result)
+            except (TypeError, ValueError) as exc:
+                raise MarshalError(f"Unable to marshal response: {exc}") from exc
+        except Exception as exc:
+            log.info("lambda %s %.0f ms error %s", logical_id, _ms_since(started), type(exc).__name__)
+            raise
+        log.info("lambda %s %.0f ms ok", logical_id, _ms_since(started))
+        return result
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def function_environment(
+    functions: Iterable[Function], aws_url: str, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """One process runs every function, so it gets the union of their environments."""
+    env: dict[str, str] = {}
+    for function in functions:
+        for name, value in function.environment.items():
+            if env.setdefault(name, value) != value:
+                log.warning(
+                    "%s differs between functions (%r, %r): the first applies", name, env[name], value
+                )
+    env.update(
+        AWS_ENDPOINT_URL=aws_url,
+        AWS_DEFAULT_REGION=LOCAL_REGION,
+        AWS_REGION=LOCAL_REGION,
+        AWS_ACCESS_KEY_ID="devstack",
+        AWS_SECRET_ACCESS_KEY="devstack",  # noqa: S106 - a dummy: moto accepts any
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="idgate",
+    )
+    env.update(overrides or {})
+    return env
+
+
+def apply_environment(env: Mapping[str, str]) -> dict[str, str | None]:
+    """Sets the variables; returns their previous values for `restore_environment`."""
+    previous = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    return previous
+
+
+def restore_environment(previous: Mapping[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
