@@ -127,6 +127,7 @@ class LocalStack:
         overrides = {
             "PIN_TTL_SECONDS": str(o.pin_ttl),
             "JEKIMO_BASE_URL": jekimo_url,
+            "JEKIMO_TOKEN_TTL_SECONDS": str(o.jekimo_token_ttl),
             "OKID_PORTAL_URL": okid_url,
         }
         env = function_environment(functions.values(), aws_url, {**overrides, **o.environment})

@@ -24,6 +24,8 @@ class Settings(BaseModel):
     secrets_max_age_seconds: int = Field(default=300, ge=0, alias="SECRETS_MAX_AGE_SECONDS")
     jekimo_base_url: str = Field(default="https://www.jekimo.com/app.php/v1.1", alias="JEKIMO_BASE_URL")
     jekimo_secret_name: str = Field(default="", alias="JEKIMO_SECRET_NAME")
+    #: Jekimo documents 120 s; a setting only so that the local stack can shorten it in tests.
+    jekimo_token_ttl_seconds: int = Field(default=120, ge=1, alias="JEKIMO_TOKEN_TTL_SECONDS")
     okid_portal_url: str = Field(default="https://verify.prod.okid.io", alias="OKID_PORTAL_URL")
     okid_secret_name: str = Field(default="", alias="OKID_SECRET_NAME")
     webhook_secret_name: str = Field(default="", alias="WEBHOOK_SECRET_NAME")

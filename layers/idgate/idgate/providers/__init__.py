@@ -16,7 +16,12 @@ def build_providers(
     settings: Settings, credentials: CredentialsReader, http: requests.Session
 ) -> dict[str, Provider]:
     providers: list[Provider] = [
-        JekimoProvider(base_url=settings.jekimo_base_url, credentials=credentials, http=http),
+        JekimoProvider(
+            base_url=settings.jekimo_base_url,
+            credentials=credentials,
+            http=http,
+            token_validity=timedelta(seconds=settings.jekimo_token_ttl_seconds),
+        ),
         OkidProvider(
             portal_url=settings.okid_portal_url,
             credentials=credentials,

@@ -21,7 +21,7 @@ from idgate.providers.http import json_object, send
 from idgate.qr import image_data_uri
 from idgate.validation import validation_failed
 
-TOKEN_VALIDITY = timedelta(seconds=120)
+TOKEN_VALIDITY = timedelta(seconds=120)  # documented: a token is valid 120 s from its timestamp
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -59,8 +59,16 @@ class JekimoProvider:
     name = "jekimo"
     polled = True
 
-    def __init__(self, *, base_url: str, credentials: CredentialsReader, http: requests.Session) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: CredentialsReader,
+        http: requests.Session,
+        token_validity: timedelta = TOKEN_VALIDITY,
+    ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._token_validity = token_validity
         self._credentials = credentials
         self._http = http
 
@@ -92,7 +100,7 @@ class JekimoProvider:
         issued = datetime.fromtimestamp(token.timestamp, UTC)
         return NewVerification(
             verification_url=token.url,
-            expires_at=issued + TOKEN_VALIDITY,
+            expires_at=issued + self._token_validity,
             provider_ref=hashlib.sha256(token.token.encode()).hexdigest(),
             provider_token=token.token,
             qr_image=image_data_uri(token.qrcode),
