@@ -145,11 +145,11 @@ class LocalStack:
         assert self.okid is not None
         assert self.provisioned is not None
         if WEBHOOK_SECRET in self.provisioned.secrets:
-            self.okid.webhook_url = f"{api_url}/v1/webhooks/okid/{self._webhook_token('okid')}"
+            self.okid.webhook_url = f"{api_url}/v1/webhooks/okid/{self.webhook_token('okid')}"
         self.urls = StackUrls(api_url, f"{api_url}/", aws_url, jekimo_url, okid_url, dict(DEV_KEYS))
         return self.urls
 
-    def _webhook_token(self, provider: str) -> str:
+    def webhook_token(self, provider: str) -> str:
         assert self.aws is not None
         assert self.provisioned is not None
         secret = self.aws.client("secretsmanager").get_secret_value(

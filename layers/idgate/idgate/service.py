@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from idgate.api import Caller, CreateSessionRequest
-from idgate.domain import Reason, Result, Session, Status
+from idgate.domain import Reason, Result, Session, Status, can_move
 from idgate.errors import (
     Conflict,
     Forbidden,
@@ -331,8 +331,9 @@ class Idgate:
         """Records what the provider says, if it moves the session forward; otherwise changes nothing."""
         now = self._now()
         target = observation.status
-        if target is session.status:
-            if session.last_poll_error:
+        if not can_move(session.status, target):
+            # The same status again, or an older one arriving late: nothing to record but recovery.
+            if session.last_poll_error and not session.status.is_final:
                 self._sessions.update_open(session.id, now=now, fields={"last_poll_error": None})
             return session
         result = Result(

@@ -179,6 +179,8 @@ class SessionStore:
             for index, name in enumerate(unique_removed):
                 names[f"#r{index}"] = name
             update += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(unique_removed)))
+        if not allowed:
+            return False  # no status may move there (pending): nothing to write
         placeholders = []
         for index, status in enumerate(allowed):
             expression_values[f":s{index}"] = status.value

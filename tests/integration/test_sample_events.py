@@ -1,0 +1,61 @@
+"""The sample events in events/ (what `sam local invoke` uses) drive the real handlers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from devstack.template import load_template
+from tests.integration.conftest import Integration
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def test_there_is_a_sample_event_for_every_function():
+    functions = set(load_template().functions())
+    covered = {"ApiFunction", "AuthorizerFunction", "PollFunction", "KeysFunction", "WebhookFunction"}
+    assert functions == covered
+    assert {path.name for path in EVENTS.glob("*.json")} >= {
+        "api-create-session.json",
+        "authorizer-request.json",
+        "poll-check.json",
+        "keys-create.json",
+        "webhook-okid.json",
+    }
+
+
+def test_the_authorizer_event_is_authorized_with_the_dev_key(integration: Integration):
+    answer = integration.stack.lambdas.invoke("AuthorizerFunction", load("authorizer-request.json"))
+    assert answer == {"isAuthorized": True, "context": {"kind": "secret", "client_id": "local-dev"}}
+
+
+def test_the_create_session_event_creates_a_session(integration: Integration):
+    answer = integration.stack.lambdas.invoke("ApiFunction", load("api-create-session.json"))
+    assert answer["statusCode"] == 201
+    body = json.loads(answer["body"])
+    assert body["status"] == "pending"
+    assert body["reference"] == "order-1234"
+
+
+def test_the_poll_event_for_an_unknown_session_is_done(integration: Integration):
+    answer = integration.stack.lambdas.invoke("PollFunction", load("poll-check.json"))
+    assert answer["done"] is True
+
+
+def test_the_keys_event_creates_a_key_shown_once(integration: Integration):
+    answer = integration.stack.lambdas.invoke("KeysFunction", load("keys-create.json"))
+    assert answer["key"].startswith("sk_")
+    listed = integration.stack.lambdas.invoke("KeysFunction", {"action": "list"})["keys"]
+    assert answer["key_id"] in {key["key_id"] for key in listed}
+    assert all("key" not in key for key in listed)
+
+
+def test_the_webhook_event_with_its_placeholder_token_is_not_found(integration: Integration):
+    event = load("webhook-okid.json")
+    answer = integration.stack.lambdas.invoke("WebhookFunction", event)
+    assert answer["statusCode"] == 404
+    assert json.loads(answer["body"])["error"]["code"] == "webhook_not_found"
