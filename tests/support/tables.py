@@ -1,0 +1,17 @@
+"""DynamoDB tables made from template.yaml itself, so tests cannot drift from the infrastructure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devstack.provision import table_request
+from devstack.template import load_template
+
+
+def create_template_tables(dynamodb_client: Any) -> dict[str, str]:
+    """Creates every table of the template; returns logical id → table name."""
+    names = {}
+    for logical_id, table in load_template().tables().items():
+        dynamodb_client.create_table(**table_request(table))
+        names[logical_id] = table.name
+    return names

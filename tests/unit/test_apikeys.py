@@ -1,0 +1,129 @@
+"""API keys: the authorizer's decisions and the key administration, on a table built from the template."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from idgate.apikeys import administer, authorize, bearer_key
+from idgate.errors import NotFound, ValidationFailed
+from idgate.store import KeyStore
+from tests.support.tables import create_template_tables
+
+
+def now() -> datetime:
+    return datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyStore]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        names = create_template_tables(boto3.client("dynamodb"))
+        yield KeyStore(names["KeysTable"], dynamodb=boto3.resource("dynamodb"))
+
+
+def create(keys: KeyStore, kind: str, client_id: str = "shop") -> dict:
+    return administer(keys, {"action": "create", "kind": kind, "client_id": client_id, "name": kind}, now=now)
+
+
+def test_a_created_key_is_shown_once_and_stored_only_as_its_hash(keys: KeyStore):
+    created = create(keys, "secret")
+    assert created["key"].startswith("sk_")
+    stored = keys.all()
+    assert len(stored) == 1
+    assert created["key"] not in str(stored)
+    assert stored[0]["key_hash"] == created["key_id"]
+
+
+def test_a_valid_key_is_authorized_with_its_client_and_kind(keys: KeyStore):
+    secret, publishable = create(keys, "secret"), create(keys, "publishable")
+    assert authorize(keys, {"Authorization": f"Bearer {secret['key']}"}) == {
+        "isAuthorized": True,
+        "context": {"kind": "secret", "client_id": "shop"},
+    }
+    assert (
+        authorize(keys, {"authorization": f"bearer {publishable['key']}"})["context"]["kind"] == "publishable"
+    )
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer sk_unknown_key_123456",
+        "Bearer",
+        "Basic abc",
+        "sk_local_dev",
+        "Bearer pk_",
+        "Bearer xx_abcdefgh",
+    ],
+)
+def test_unknown_or_malformed_keys_are_denied(keys: KeyStore, authorization: str):
+    create(keys, "secret")
+    assert authorize(keys, {"authorization": authorization}) == {"isAuthorized": False}
+
+
+def test_a_revoked_key_is_denied(keys: KeyStore):
+    created = create(keys, "secret")
+    assert administer(keys, {"action": "revoke", "key_id": created["key_id"]}, now=now)["revoked"] is True
+    assert authorize(keys, {"authorization": f"Bearer {created['key']}"}) == {"isAuthorized": False}
+    listed = administer(keys, {"action": "list"}, now=now)["keys"]
+    assert listed[0]["revoked_at"] == now().isoformat()
+
+
+def test_a_client_secret_alone_passes_to_the_session_check(keys: KeyStore):
+    assert authorize(keys, {"x-client-secret": "cs_something"}) == {
+        "isAuthorized": True,
+        "context": {"kind": "client_secret"},
+    }
+    assert authorize(keys, {"x-client-secret": "  "}) == {"isAuthorized": False}
+    assert authorize(keys, {}) == {"isAuthorized": False}
+
+
+def test_a_bad_key_is_denied_even_with_a_client_secret(keys: KeyStore):
+    assert authorize(keys, {"authorization": "Bearer sk_nope_nope_nope", "x-client-secret": "cs_x"}) == {
+        "isAuthorized": False
+    }
+
+
+def test_importing_a_key_is_idempotent_but_not_across_clients(keys: KeyStore):
+    command = {"action": "import", "key": "sk_local_dev", "client_id": "local-dev"}
+    first = administer(keys, command, now=now)
+    assert administer(keys, command, now=now)["key_id"] == first["key_id"]
+    with pytest.raises(ValidationFailed) as conflict:
+        administer(keys, {**command, "client_id": "someone-else"}, now=now)
+    assert conflict.value.code == "key_conflict"
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        ({"action": "explode"}, "unknown_action"),
+        ({"action": "create", "kind": "admin"}, "validation_error"),
+        ({"action": "import", "key": "not-a-key", "client_id": "x"}, "validation_error"),
+        ({"action": "revoke", "key_id": "short"}, "validation_error"),
+    ],
+)
+def test_bad_admin_commands_are_refused(keys: KeyStore, command: dict, code: str):
+    with pytest.raises(ValidationFailed) as failure:
+        administer(keys, command, now=now)
+    assert failure.value.code == code
+
+
+def test_revoking_an_unknown_key_is_not_found(keys: KeyStore):
+    with pytest.raises(NotFound):
+        administer(keys, {"action": "revoke", "key_id": "0" * 64}, now=now)
+
+
+def test_bearer_parsing():
+    assert bearer_key("Bearer sk_abc") == "sk_abc"
+    assert bearer_key("  bearer   sk_abc ") == "sk_abc"
+    assert bearer_key("Token sk_abc") is None
+    assert bearer_key(None) is None
