@@ -67,7 +67,7 @@ e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
-	$(PY) -m pytest benchmarks --benchmark-only $(PYTEST_ARGS)
+	$(PY) -m pytest benchmarks --benchmark-only -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam tools/node_modules .pytest_cache .mypy_cache .ruff_cache
