@@ -28,6 +28,17 @@ const FATAL_HTTP_STATUSES = new Set([400, 401, 403, 404]);
  * #provider, a fieldset in index.html, and an entry here.
  */
 const PROVIDERS = {
+  // okID: document + liveness in okID's portal; idgate follows it by webhook and by polling.
+  okid: {
+    readOptions() {
+      const options = { mode: $("okid-mode").value };
+      const returnUrl = $("return-url").value.trim();
+      if (returnUrl !== "") {
+        options.return_url = returnUrl;
+      }
+      return { options };
+    },
+  },
   jekimo: {
     // Jekimo: optional minimum age; two-factor sends the user an emailed PIN when a risk is flagged.
     readOptions() {

@@ -3,6 +3,7 @@ where errors become responses."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -40,12 +41,18 @@ def request_caller(app: APIGatewayHttpResolver) -> Caller:
 
 def request_json(app: APIGatewayHttpResolver, *, object_only: bool = True) -> Any:
     """The request's JSON body (at most 64 KiB)."""
-    raw = app.current_event.decoded_body or ""
-    if len(raw.encode()) > MAX_BODY_BYTES:
+    event = app.current_event
+    sent = event.body or ""
+    try:
+        raw = base64.b64decode(sent, validate=True) if event.is_base64_encoded else sent.encode()
+    except ValueError as exc:
+        raise InvalidJson("the body is not valid JSON") from exc
+    if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw) if raw.strip() else None
-    except ValueError as exc:
+        text = raw.decode("utf-8")
+        body = json.loads(text) if text.strip() else None
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError; deep nesting is not
         raise InvalidJson("the body is not valid JSON") from exc
     if object_only and not isinstance(body, dict):
         raise InvalidJson("the body must be a JSON object")

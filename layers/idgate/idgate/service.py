@@ -289,7 +289,8 @@ class Idgate:
                 "wait_seconds": self._seconds_until(session.pin_deadline, now, fallback=interval),
             }
         if now >= session.expires_at:
-            self._finalize(session, self._deadline_result(session), strict=True)
+            if not self._last_look(provider, session):
+                self._finalize(session, self._deadline_result(session), strict=True)
             return done
         try:
             observation = provider.observe(session)
@@ -420,6 +421,20 @@ class Idgate:
             self._sessions.release_event_claim(session.id)
             raise
         self._sessions.mark_event_published(session.id)
+
+    def _last_look(self, provider: Provider, session: Session) -> bool:
+        """At the deadline, one more look: a verdict the user gave just before it (its webhook lost)
+        must not be turned into `expired`. True when that look found a final status."""
+        try:
+            observation = provider.observe(session)
+        except ProviderUnavailable as exc:
+            session.last_poll_error = exc.reason
+            return False
+        except ProviderRejected:
+            return False  # e.g. Jekimo's token is no longer valid: nothing more to learn
+        if not observation.status.is_final:
+            return False
+        return self.apply(session, observation, strict=True).status.is_final
 
     @staticmethod
     def _deadline_result(session: Session) -> Result:

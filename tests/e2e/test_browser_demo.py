@@ -1,0 +1,143 @@
+"""The demo page (web/) in a real browser: Debian's Chromium driven by Playwright, against the local stack.
+
+The test acts as the user at the Jekimo sandbox (approve with risk, with a PIN it chooses) and as the user
+on the demo page (types the PIN from the email: a wrong one first, then the right one)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
+
+from tests.e2e.client import Api, act_as_user
+from tests.e2e.helpers import mail_to, new_pin, unique_email
+from tests.e2e.stack import RunningStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+#: The page polls every 2 s; a Jekimo verdict takes up to one poll interval (1 s) more to land.
+STATUS_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        # Never a skip: the browser test is part of `make test`, which installs Chromium first.
+        pytest.fail(
+            f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (or apt-get install -y chromium); "
+            f"chromium on PATH: {shutil.which('chromium')}"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_demo_page_runs_a_two_factor_verification_to_approved(
+    page: Page, stack: RunningStack, api: Api
+) -> None:
+    problems: list[str] = []
+    failed: list[tuple[int, str]] = []  # HTTP errors the page met, besides the console's note of them
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console error: {message.text}")
+
+    page.on("console", on_console)
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            failed.append((response.status, urlsplit(response.url).path))
+
+    page.on("response", on_response)
+    email = unique_email("browser")
+    pin = new_pin()
+    wrong_pin = new_pin(unlike=pin)
+
+    # 1. Start a two-factor verification from the page (with its publishable key).
+    page.goto(stack.web)
+    expect(page.locator("#email-field")).to_be_hidden()
+    page.locator("#two-factor").check()
+    expect(page.locator("#email-field")).to_be_visible()
+    page.locator("#email").fill(email)
+    page.locator("#min-age").fill("18")
+    page.locator("#start").click()
+
+    # 2. The QR code and the link to Jekimo's login page appear.
+    expect(page.locator("#session")).to_be_visible()
+    expect(page.locator("#qr")).to_be_visible()
+    expect(page.locator("#qr")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    link = page.locator("#verification-link")
+    expect(link).to_be_visible()
+    expect(link).to_have_attribute("href", re.compile("^" + re.escape(stack.jekimo) + "/"))
+    expect(page.locator("#status")).to_have_text("pending")
+    expect(page.locator("#pin-form")).to_be_hidden()
+    session_id = page.locator("#session-id").inner_text()
+    assert session_id.startswith("ses_"), session_id
+    verification_url = link.get_attribute("href")
+    assert verification_url is not None
+
+    # 3. The user approves at Jekimo, which flags a risk and gives a PIN: the page asks for it.
+    act_as_user(verification_url, {"outcome": "approved", "risk": True, "pin": int(pin)})
+    expect(page.locator("#status")).to_have_text("awaiting_pin", timeout=STATUS_TIMEOUT_MS)
+    expect(page.locator("#pin-form")).to_be_visible()
+    assert pin in mail_to(stack, email), "the PIN was emailed to the address typed on the page"
+
+    # 4. A wrong PIN: the page shows the error, with the tries left, and still asks for the PIN.
+    page.locator("#pin").fill(wrong_pin)
+    page.locator("#submit-pin").click()
+    error = page.locator("#error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("pin_incorrect")
+    expect(error).to_contain_text("Tries left: 4")
+    expect(page.locator("#status")).to_have_text("awaiting_pin")
+    expect(page.locator("#pin-form")).to_be_visible()
+
+    # 5. The right PIN: approved, and the result is shown.
+    page.locator("#pin").fill(pin)
+    page.locator("#submit-pin").click()
+    expect(page.locator("#status")).to_have_text("approved", timeout=STATUS_TIMEOUT_MS)
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#pin-form")).to_be_hidden()
+    result = page.locator("#result")
+    expect(result).to_be_visible()
+    expect(result.locator(".decision")).to_have_text("approved")
+    expect(result).to_contain_text("second_factor_verified")
+    expect(result).to_contain_text("risk_flagged")
+    expect(result).to_contain_text("min_age_verified")
+
+    # The server, with its secret key, sees the same verdict the page showed.
+    session = api.get(session_id).json()
+    assert session["status"] == "approved"
+    assert session["result"]["reasons"] == ["risk_flagged", "second_factor_verified"]
+    assert not problems, problems
+    # The one HTTP error is the wrong PIN's 422 (and the browser's own favicon request).
+    assert [f for f in failed if f[1] != "/favicon.ico"] == [(422, f"/v1/sessions/{session_id}/pin")], failed
