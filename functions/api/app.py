@@ -20,12 +20,10 @@ logger = Logger(service="idgate")
 app = APIGatewayHttpResolver()
 install_error_handlers(app, logger)
 
-#: Tests may replace the service; by default it is built from the settings on first use.
-service_override: Idgate | None = None
-
 
 def service() -> Idgate:
-    return service_override or default_service()
+    """Built from the settings on first use (nothing does I/O at import time)."""
+    return default_service()
 
 
 @app.get("/v1/health")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import requests
 
@@ -49,7 +50,14 @@ def test_a_webhook_finalizes_first_and_the_next_step_stops_without_calling_okid(
 def test_manual_review_is_followed_until_the_reviewer_decides(integration: Integration):
     created = integration.create({"provider": "okid"})
     act(created["verification_url"], {"outcome": "needs_manual_review", "webhook": False})
-    integration.wait_for(created["id"], "review", timeout=5)
+    in_review = integration.wait_for(created["id"], "review", timeout=5)
+    item = integration.client("dynamodb").get_item(
+        TableName="SessionsTable", Key={"pk": {"S": created["id"]}}
+    )
+    # Followed for ReviewFollowHours, and kept (TTL) at least that long.
+    review_deadline = datetime.fromisoformat(in_review["expires_at"])
+    assert review_deadline > datetime.fromisoformat(created["expires_at"])
+    assert int(item["Item"]["expires_ttl"]["N"]) > review_deadline.timestamp()
     # In review the schedule slows to 12 intervals between checks.
     eventually(lambda: 12 in integration.waits(created["id"]), timeout=5)
     act(created["verification_url"], {"outcome": "verified"})

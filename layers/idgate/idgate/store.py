@@ -88,6 +88,9 @@ class SessionStore:
         (it is already there, further on, or final): the caller lost a race and must change nothing."""
         values: dict[str, Any] = {"status": target.value, "updated_at": now.isoformat(), **(fields or {})}
         removed = list(remove)
+        if "expires_at" in values and target not in FINAL_STATUSES:
+            # A session followed for longer (PIN, review) must not be removed while it is still open.
+            values["expires_ttl"] = epoch(datetime.fromisoformat(values["expires_at"]) + self._retention)
         if target in FINAL_STATUSES:
             values["finalized_at"] = now.isoformat()
             values["expires_ttl"] = epoch(now + self._retention)
