@@ -3,6 +3,7 @@ scripted server for the failures the sandbox does not produce."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
 from idgate.providers.http import new_http_session
 from idgate.providers.jekimo import JekimoOptions, JekimoProvider
-from tests.support.http_server import json_answer, scripted_server, serve_wsgi, text_answer
+from tests.support.http_server import json_answer, scripted_server, serve_wsgi, slow_answer, text_answer
 
 API_KEY = "jekimo-test-key"
 
@@ -233,3 +234,19 @@ def test_two_factor_with_an_email_is_accepted():
         {"two_factor": True, "min_age": 18}, email="a@b.co"
     )
     assert parsed == JekimoOptions(min_age=18, two_factor=True)
+
+
+def test_a_provider_slower_than_the_time_out_is_retryable():
+    with scripted_server(slow_answer(2.0)) as server:
+        provider = JekimoProvider(
+            base_url=f"{server.url}/app.php/v1.1",
+            credentials=lambda name: {"api_key": API_KEY},
+            http=new_http_session(timeout=(0.5, 0.3)),
+        )
+        started = time.monotonic()
+        with pytest.raises(ProviderUnavailable) as failure:
+            provider.observe(session_for(_started(server.url), JekimoOptions()))
+        # A read time-out is not retried by the client (the provider may have acted): one call, bounded.
+        assert time.monotonic() - started < 1.5
+        assert len(server.requests) == 1
+    assert failure.value.reason == Reason.PROVIDER_UNREACHABLE
