@@ -141,3 +141,35 @@ def test_demo_page_runs_a_two_factor_verification_to_approved(
     assert not problems, problems
     # The one HTTP error is the wrong PIN's 422 (and the browser's own favicon request).
     assert [f for f in failed if f[1] != "/favicon.ico"] == [(422, f"/v1/sessions/{session_id}/pin")], failed
+
+
+def test_demo_page_runs_an_okid_verification_in_select_mode(
+    page: Page, stack: RunningStack, api: Api
+) -> None:
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.goto(stack.web)
+
+    # okID's own options replace Jekimo's.
+    page.locator("#provider").select_option("okid")
+    expect(page.locator("fieldset[data-provider='okid']")).to_be_visible()
+    expect(page.locator("fieldset[data-provider='jekimo']")).to_be_hidden()
+    page.locator("#okid-mode").select_option("select")
+    page.locator("#return-url").fill("https://localhost/done")
+    page.locator("#start").click()
+
+    link = page.locator("#verification-link")
+    expect(link).to_have_attribute(
+        "href", re.compile("^" + re.escape(stack.okid) + r"/\?verification_id=.+&mode=select$")
+    )
+    expect(page.locator("#qr")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    expect(page.locator("#status")).to_have_text("pending")
+    verification_url = link.get_attribute("href")
+    assert verification_url is not None
+
+    act_as_user(verification_url, {"outcome": "verified"})
+    expect(page.locator("#status")).to_have_text("approved", timeout=STATUS_TIMEOUT_MS)
+    expect(page.locator("#result .decision")).to_have_text("approved")
+    session = api.get(page.locator("#session-id").inner_text()).json()
+    assert session["result"]["provider_status"] == "verified"
+    assert not problems, problems
