@@ -32,7 +32,6 @@ Behaviour where the document is silent (chosen here, keep clients defensive):
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import html
 import io
@@ -42,7 +41,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +49,8 @@ import segno
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from devstack.sandboxes.pages import html_response, json_response, key_digest, page
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -91,24 +92,6 @@ class _TokenState:
 
 class _BadRequestError(ValueError):
     """A request value the sandbox refuses (answered with HTTP 400)."""
-
-
-def _digest(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
-
-
-def _json(body: Mapping[str, object], status: int = 200) -> Response:
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _html(page: str, status: int = 200) -> Response:
-    response = Response(page, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    # The token is in the page's URL: do not leak it to other sites.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 def _random_pin() -> int:
@@ -193,7 +176,7 @@ class JekimoSandbox:
             raise ValueError("token_ttl_seconds must be positive")
         if not public_base_url.startswith(("http://", "https://")):
             raise ValueError("public_base_url must be an http(s) URL")
-        self._key_digests = [_digest(key) for key in keys]
+        self._key_digests = [key_digest(key) for key in keys]
         self._base_url = public_base_url.rstrip("/")
         self._ttl = token_ttl_seconds
         self._clock = clock
@@ -223,7 +206,7 @@ class JekimoSandbox:
         try:
             endpoint, args = adapter.match()
         except HTTPException as exc:
-            return _json({"error": exc.name}, exc.code or 404)
+            return json_response({"error": exc.name}, exc.code or 404)
         if endpoint == "gettoken":
             return self._gettoken(request)
         if endpoint == "check":
@@ -239,7 +222,7 @@ class JekimoSandbox:
         given = request.headers.get("x-api-key", "")
         if not given:
             return None
-        digest = _digest(given)
+        digest = key_digest(given)
         for known in self._key_digests:
             if hmac.compare_digest(digest, known):
                 return known
@@ -263,12 +246,12 @@ class JekimoSandbox:
     def _gettoken(self, request: Request) -> Response:
         owner = self._authenticate(request)
         if owner is None:
-            return _json({"error": INVALID_API_KEY}, 401)
+            return json_response({"error": INVALID_API_KEY}, 401)
         try:
             min_age = _parse_min_age(request.headers.get("min-age"))
             two_factor = _parse_two_factor(request.headers.get("two-af"))
         except _BadRequestError as exc:
-            return _json({"error": str(exc)}, 400)
+            return json_response({"error": str(exc)}, 400)
         now = self._clock()
         token = secrets.token_hex(32)
         state = _TokenState(
@@ -283,18 +266,18 @@ class JekimoSandbox:
         )
         url = self.login_url(token)
         qrcode = _qr_png_base64(url)
-        return _json({"token": token, "timestamp": state.timestamp, "qrcode": qrcode, "url": url})
+        return json_response({"token": token, "timestamp": state.timestamp, "qrcode": qrcode, "url": url})
 
     def _check(self, request: Request) -> Response:
         owner = self._authenticate(request)
         if owner is None:
-            return _json({"error": INVALID_API_KEY}, 401)
+            return json_response({"error": INVALID_API_KEY}, 401)
         token = request.headers.get("token", "").strip()
         with self._lock:
             state = self._live_token(token, self._clock()) if token else None
             if state is None or not hmac.compare_digest(state.owner, owner):
-                return _json({"error": INVALID_TOKEN}, 401)
-            return _json(state.answer())
+                return json_response({"error": INVALID_TOKEN}, 401)
+            return json_response(state.answer())
 
     # -- the user's side (what the phone app would do) -----------------------------------------
 
@@ -303,26 +286,26 @@ class JekimoSandbox:
         with self._lock:
             state = self._live_token(token, self._clock())
             if state is None:
-                return _json({"error": INVALID_TOKEN}, 404)
+                return json_response({"error": INVALID_TOKEN}, 404)
             try:
                 status, risk, pin = _parse_outcome(body)
             except _BadRequestError as exc:
-                return _json({"error": str(exc)}, 400)
+                return json_response({"error": str(exc)}, 400)
             if state.status != STATUS_CREATED:
-                return _json({"error": "Outcome already set"}, 409)
+                return json_response({"error": "Outcome already set"}, 409)
             state.status = status
             state.risk = risk
             state.pin = (pin or _random_pin()) if (state.two_factor and risk) else 0
             answer = state.answer()
         logger.info("jekimo sandbox: token %s... set to %s (risk=%s)", token[:8], status, risk)
-        return _json(answer)
+        return json_response(answer)
 
     def _login_page(self, token: str) -> Response:
         now = self._clock()
         with self._lock:
             state = self._live_token(token, now)
             if state is None:
-                return _html(_NOT_FOUND_PAGE, 404)
+                return html_response(_NOT_FOUND_PAGE, 404)
             answer = state.answer()
             settings = (state.min_age, state.two_factor, state.timestamp)
         min_age, two_factor, timestamp = settings
@@ -335,48 +318,32 @@ class JekimoSandbox:
             "__ANSWER__": json.dumps(answer),
             "__TOKEN_SHORT__": token[:8],
         }
-        page = _LOGIN_PAGE
+        rendered = _LOGIN_PAGE
         for placeholder, value in values.items():
-            page = page.replace(placeholder, html.escape(value, quote=True))
-        return _html(page)
+            rendered = rendered.replace(placeholder, html.escape(value, quote=True))
+        return html_response(rendered)
 
 
+#: Jekimo's own rules, after pages.BASE_STYLE.
 _STYLE = """
-  :root { color-scheme: light dark; --accent: #5b4bdb; --ok: #1f8a4c; --ko: #c0392b; --warn: #b7791f; }
-  * { box-sizing: border-box; }
-  body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
-         display: grid; place-items: center; min-height: 100vh; background: Canvas; color: CanvasText; }
-  main { width: min(28rem, 100% - 2rem); padding: 1.5rem; border: 1px solid #8884; border-radius: 12px; }
-  h1 { font-size: 1.3rem; margin: 0 0 .25rem; }
-  .muted { opacity: .7; font-size: .9rem; margin: 0 0 1rem; }
-  dl { display: grid; grid-template-columns: auto 1fr; gap: .25rem 1rem; margin: 0 0 1rem; }
-  dt { opacity: .7; } dd { margin: 0; font-weight: 600; }
-  label { display: block; margin: 0 0 1rem; font-size: .9rem; }
+  :root { --accent: #5b4bdb; }
+  main { width: min(28rem, 100% - 2rem); }
   input { font: inherit; padding: .4rem .6rem; width: 100%; border: 1px solid #8888; border-radius: 6px; }
-  .buttons { display: grid; gap: .5rem; }
-  button { font: inherit; padding: .6rem; border: 0; border-radius: 6px; color: #fff; cursor: pointer; }
-  button:disabled { opacity: .45; cursor: not-allowed; }
   #approve { background: var(--ok); }
   #approve-risk { background: var(--warn); }
   #decline { background: var(--ko); }
   #state { margin: 1rem 0 0; padding: .6rem; border-radius: 6px; background: #8882; font-weight: 600; }
-  #message { color: var(--ko); min-height: 1.5em; margin: .5rem 0 0; }
 """
 
-_LOGIN_PAGE = (
-    """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Jekimo sandbox</title>
-<style>"""
-    + _STYLE
-    + """</style>
-</head>
-<body data-two-factor="__TWO_FACTOR_FLAG__" data-expires-in="__EXPIRES_IN__" data-answer="__ANSWER__">
-<main>
+_LOGIN_PAGE = page(
+    "Jekimo sandbox",
+    style=_STYLE,
+    body_attributes={
+        "data-two-factor": "__TWO_FACTOR_FLAG__",
+        "data-expires-in": "__EXPIRES_IN__",
+        "data-answer": "__ANSWER__",
+    },
+    body="""<main>
   <h1>Jekimo sandbox</h1>
   <p class="muted">Stands in for the Jekimo phone app. Token __TOKEN_SHORT__&hellip;</p>
   <dl>
@@ -471,29 +438,16 @@ _LOGIN_PAGE = (
   }, 1000);
 })();
 </script>
-</body>
-</html>
-"""
+""",
 )
 
-_NOT_FOUND_PAGE = (
-    """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Jekimo sandbox</title>
-<style>"""
-    + _STYLE
-    + """</style>
-</head>
-<body>
-<main>
+_NOT_FOUND_PAGE = page(
+    "Jekimo sandbox",
+    style=_STYLE,
+    body="""<main>
   <h1>Jekimo sandbox</h1>
   <p id="not-found">This login link is unknown or has expired (tokens are valid for a short time).
   Start a new verification from the site you came from.</p>
 </main>
-</body>
-</html>
-"""
+""",
 )

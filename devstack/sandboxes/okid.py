@@ -54,7 +54,6 @@ Behaviour where the document is silent (chosen here, keep clients defensive):
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import html
 import json
@@ -67,7 +66,7 @@ import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -79,6 +78,8 @@ import segno
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from devstack.sandboxes.pages import html_response, json_response, key_digest, page
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -135,22 +136,12 @@ NOT_FOUND = ("NOT_FOUND", "Verification not found")
 EXPIRED = ("VERIFICATION_EXPIRED", "Verification has expired")
 
 
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _json(body: Mapping[str, object], status: int = 200) -> Response:
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _error(error: tuple[str, str], status: int) -> Response:
-    return _json({"error": error[0], "message": error[1]}, status)
+    return json_response({"error": error[0], "message": error[1]}, status)
 
 
 def _bad_request(message: str) -> Response:
@@ -161,15 +152,6 @@ _PAGE_CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-
-
-def _html(page: str, status: int = 200) -> Response:
-    response = Response(page, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    # The verification id is in the page's URL: do not leak it to other sites.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Content-Security-Policy"] = _PAGE_CSP
-    return response
 
 
 def _is_http_url(value: object) -> bool:
@@ -380,8 +362,8 @@ class OkidSandbox:
             raise ValueError("verification_ttl_seconds must be positive")
         if not _is_http_url(public_base_url):
             raise ValueError("public_base_url must be an http(s) URL")
-        self._main_key = _digest(sdk_key)
-        self._key_digests = [_digest(key) for key in keys]
+        self._main_key = key_digest(sdk_key)
+        self._key_digests = [key_digest(key) for key in keys]
         self._base_url = public_base_url.rstrip("/")
         self._ttl = verification_ttl_seconds
         self._clock = clock
@@ -462,7 +444,7 @@ class OkidSandbox:
         """The digest of the request's ``X-SDK-Key`` if it is a known key (else a 401)."""
         given = request.headers.get("X-SDK-Key", "")
         if given:
-            digest = _digest(given)
+            digest = key_digest(given)
             for known in self._key_digests:
                 if hmac.compare_digest(digest, known):
                     return known
@@ -504,7 +486,7 @@ class OkidSandbox:
             _short(verification.verification_id),
             _iso(verification.expires_at),
         )
-        return _json(
+        return json_response(
             {
                 "verificationId": verification.verification_id,
                 "expiresAt": _iso(verification.expires_at),
@@ -520,7 +502,7 @@ class OkidSandbox:
         owner = self._authenticate(request)
         with self._lock:
             details = self._owned(verification_id, owner).details(self._clock())
-        return _json(details)
+        return json_response(details)
 
     def _image(self, request: Request, verification_id: str, side: str, redacted: bool) -> Response:
         owner = self._authenticate(request)
@@ -574,7 +556,7 @@ class OkidSandbox:
         url = self._webhook_url
         if notify and url is not None:
             self._start_delivery(url, payload)
-        return _json({"verification_id": verification_id, "status": current})
+        return json_response({"verification_id": verification_id, "status": current})
 
     def _page(self, request: Request) -> Response:
         verification_id = request.args.get("verification_id", "")
@@ -583,7 +565,7 @@ class OkidSandbox:
         with self._lock:
             verification = self._verifications.get(verification_id)
             if verification is None or verification.current(now) == STATUS_EXPIRED:
-                return _html(_NOT_FOUND_PAGE, 404)
+                return html_response(_NOT_FOUND_PAGE, 404, csp=_PAGE_CSP)
             current = verification.current(now)
             allowed = verification.allowed_outcomes(now)
             abandoned = verification.abandoned
@@ -601,10 +583,10 @@ class OkidSandbox:
             "__QR__": segno.make(direct_url, error="m").svg_data_uri(scale=4) if select else "data:,",
             "__DIRECT_URL__": direct_url,
         }
-        page = _PORTAL_PAGE
+        rendered = _PORTAL_PAGE
         for placeholder, value in values.items():
-            page = page.replace(placeholder, html.escape(value, quote=True))
-        return _html(page)
+            rendered = rendered.replace(placeholder, html.escape(value, quote=True))
+        return html_response(rendered, csp=_PAGE_CSP)
 
     # -- webhooks ------------------------------------------------------------------------------------
 
@@ -790,44 +772,26 @@ def _document_png(side: str, redacted: bool, image_type: str) -> bytes:
 
 # -- pages -----------------------------------------------------------------------------------------------
 
+#: okID's own rules, after pages.BASE_STYLE.
 _STYLE = """
-  :root { color-scheme: light dark; --accent: #2f6fde; --ok: #1f8a4c; --ko: #c0392b; --warn: #b7791f; }
-  * { box-sizing: border-box; }
-  body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
-         display: grid; place-items: center; min-height: 100vh; background: Canvas; color: CanvasText; }
-  main { width: min(30rem, 100% - 2rem); padding: 1.5rem; border: 1px solid #8884; border-radius: 12px; }
-  h1 { font-size: 1.3rem; margin: 0 0 .25rem; }
-  .muted { opacity: .7; font-size: .9rem; margin: 0 0 1rem; overflow-wrap: anywhere; }
-  dl { display: grid; grid-template-columns: auto 1fr; gap: .25rem 1rem; margin: 0 0 1rem; }
-  dt { opacity: .7; } dd { margin: 0; font-weight: 600; }
+  :root { --accent: #2f6fde; }
+  main { width: min(30rem, 100% - 2rem); }
+  .muted { overflow-wrap: anywhere; }
   #select-mode { margin: 0 0 1rem; padding: .75rem; border: 1px dashed #8888; border-radius: 8px; }
   #select-mode img { display: block; margin: .5rem auto; background: #fff; }
-  label { display: block; margin: 0 0 1rem; font-size: .9rem; }
-  .buttons { display: grid; grid-template-columns: 1fr 1fr; gap: .5rem; }
-  button { font: inherit; padding: .6rem; border: 0; border-radius: 6px; color: #fff; cursor: pointer; }
-  button:disabled { opacity: .45; cursor: not-allowed; }
+  .buttons { grid-template-columns: 1fr 1fr; }
   #verified { background: var(--ok); }
   #rejected { background: var(--ko); }
   #needs_manual_review { background: var(--warn); }
   #abandon { background: #666; }
   #status { margin: 1rem 0 0; padding: .6rem; border-radius: 6px; background: #8882; font-weight: 600; }
-  #message { color: var(--ko); min-height: 1.5em; margin: .5rem 0 0; }
 """
 
-_PORTAL_PAGE = (
-    """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>okID sandbox</title>
-<style>"""
-    + _STYLE
-    + """</style>
-</head>
-<body data-status="__STATUS__" data-allowed="__ALLOWED__">
-<main>
+_PORTAL_PAGE = page(
+    "okID sandbox",
+    style=_STYLE,
+    body_attributes={"data-status": "__STATUS__", "data-allowed": "__ALLOWED__"},
+    body="""<main>
   <h1>okID sandbox</h1>
   <p class="muted">Stands in for okID's verification portal (terms, document, liveness).
   Verification <span id="verification-id">__ID__</span></p>
@@ -901,29 +865,16 @@ _PORTAL_PAGE = (
   allow(initial ? initial.split(" ") : []);
 })();
 </script>
-</body>
-</html>
-"""
+""",
 )
 
-_NOT_FOUND_PAGE = (
-    """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>okID sandbox</title>
-<style>"""
-    + _STYLE
-    + """</style>
-</head>
-<body>
-<main>
+_NOT_FOUND_PAGE = page(
+    "okID sandbox",
+    style=_STYLE,
+    body="""<main>
   <h1>okID sandbox</h1>
   <p id="not-found">This verification is unknown or has expired.
   Start a new verification from the site you came from.</p>
 </main>
-</body>
-</html>
-"""
+""",
 )
