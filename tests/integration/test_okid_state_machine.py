@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
 
-from idgate.domain import Status
+from idgate.domain import Session, Status
 from idgate.providers.base import Observation
+from idgate.settings import get_settings
+from idgate.store import SessionStore
 from idgate.wiring import default_service
 from tests.integration.conftest import OTHER_OKID_KEY, Integration, act, eventually
+
+
+def stored_session(session_id: str) -> Session | None:
+    """The session as the table holds it (what the handlers read)."""
+    return SessionStore(get_settings().sessions_table, retention=timedelta(days=1)).get(session_id)
 
 
 def details_calls(integration: Integration, created: dict) -> int:
@@ -71,7 +78,7 @@ def test_results_arriving_out_of_order_never_move_a_session_backwards(integratio
     act(created["verification_url"], {"outcome": "needs_manual_review", "webhook": False})
     integration.wait_for(created["id"], "review", timeout=5)
     service = default_service()
-    stored = service._sessions.get(created["id"])
+    stored = stored_session(created["id"])
     assert stored is not None
     for stale in (Status.PENDING, Status.PROCESSING):
         service.apply(stored, Observation(stale, "pending"))
@@ -85,7 +92,7 @@ def test_results_arriving_out_of_order_never_move_a_session_backwards(integratio
 def test_racing_verdicts_write_one_final_status_and_one_event(integration: Integration):
     created = integration.create({"provider": "okid"})
     service = default_service()
-    stored = service._sessions.get(created["id"])
+    stored = stored_session(created["id"])
     assert stored is not None
     verdicts = [
         Observation(Status.APPROVED, "verified") if n % 2 else Observation(Status.DECLINED, "rejected")
@@ -126,10 +133,11 @@ def test_a_verification_okid_refuses_to_show_us_ends_in_error(integration: Integ
     ).json()["verificationId"]
     created = integration.create({"provider": "okid"})
     # As if okID had handed us another customer's verification: our key gets a 403 for it.
-    default_service()._sessions._table.update_item(
-        Key={"pk": created["id"]},
+    integration.client("dynamodb").update_item(
+        TableName="SessionsTable",
+        Key={"pk": {"S": created["id"]}},
         UpdateExpression="SET provider_ref = :foreign",
-        ExpressionAttributeValues={":foreign": foreign},
+        ExpressionAttributeValues={":foreign": {"S": foreign}},
     )
     session = integration.wait_for(created["id"], "error", timeout=5)
     assert session["result"]["reasons"] == ["provider_access_denied"]
