@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 import requests
-from aws_lambda_powertools.utilities import parameters
 
 from devstack.sandboxes.jekimo import JekimoSandbox
 from devstack.sandboxes.okid import OkidSandbox
 from devstack.stack import JEKIMO_API_KEY, JEKIMO_API_PATH, OKID_SDK_KEY, LocalStack, StackOptions
-from idgate import settings, wiring
+from tests.support.caches import reset_idgate_caches
 from tests.support.counting import CountingProvider
 from tests.support.http_server import serve_wsgi
 
@@ -115,14 +114,6 @@ class Integration:
         return [event for event in self._seen if event["detail"]["id"] == session_id]
 
     _seen: list[dict[str, Any]] = field(default_factory=list)
-
-
-def reset_idgate_caches() -> None:
-    """The handlers run in this process: forget settings, services and secrets of an earlier stack."""
-    settings.get_settings.cache_clear()
-    wiring.default_service.cache_clear()
-    wiring.default_key_store.cache_clear()
-    parameters.clear_caches()
 
 
 @pytest.fixture(scope="package")

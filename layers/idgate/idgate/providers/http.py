@@ -14,7 +14,7 @@ from idgate.errors import ProviderUnavailable
 #: (connect, read) seconds: well inside API Gateway's 30 s and the poll function's time-out.
 TIMEOUT = (3.05, 8.0)
 #: For a webhook, which must be answered within a second: a slow provider is left to the poller.
-WEBHOOK_TIMEOUT = (0.4, 0.5)
+WEBHOOK_TIMEOUT = (0.3, 0.4)
 
 
 class ProviderHttp(requests.Session):

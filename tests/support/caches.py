@@ -1,0 +1,14 @@
+"""The handlers run in the test process: forget the settings, services and secrets an earlier stack left."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities import parameters
+
+from idgate import settings, wiring
+
+
+def reset_idgate_caches() -> None:
+    settings.get_settings.cache_clear()
+    wiring.default_service.cache_clear()
+    wiring.default_key_store.cache_clear()
+    parameters.clear_caches()
