@@ -241,15 +241,13 @@ def test_a_webhook_applies_the_verdict_before_the_next_poll(slow_api: Api) -> No
     without_webhook = start_okid(slow_api)
     with_webhook = start_okid(slow_api)
     act_as_user(without_webhook["verification_url"], {"outcome": "verified", "webhook": False})
-    started = time.monotonic()
     act_as_user(with_webhook["verification_url"], {"outcome": "verified"})
 
     session = slow_api.wait_for_status(
         with_webhook["id"], "approved", "declined", "expired", "error", timeout=5
     )
     assert session["status"] == "approved"
-    assert time.monotonic() - started < 5  # the next poll is 30 s away
-    # The same verdict without a webhook waits for that poll.
+    # The next poll is 30 s away: the same verdict without a webhook still waits for it.
     assert slow_api.get(without_webhook["id"]).json()["status"] == "pending"
 
 

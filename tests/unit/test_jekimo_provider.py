@@ -3,7 +3,6 @@ scripted server for the failures the sandbox does not produce."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -243,10 +242,9 @@ def test_a_provider_slower_than_the_time_out_is_retryable():
             credentials=lambda name: {"api_key": API_KEY},
             http=new_http_session(timeout=(0.5, 0.3)),
         )
-        started = time.monotonic()
         with pytest.raises(ProviderUnavailable) as failure:
             provider.observe(session_for(_started(server.url), JekimoOptions()))
-        # A read time-out is not retried by the client (the provider may have acted): one call, bounded.
-        assert time.monotonic() - started < 1.5
+        # The time-out ended the call, and a read time-out is not retried (the provider may have acted).
+        assert "Read timed out" in str(failure.value.__cause__)
         assert len(server.requests) == 1
     assert failure.value.reason == Reason.PROVIDER_UNREACHABLE
