@@ -193,11 +193,18 @@ async function poll(run) {
 // ---------------------------------------------------------------------------------------------
 // Rendering. API data is always written with textContent, never as HTML.
 
+function showExpiry(expiresAt) {
+  const expires = new Date(expiresAt);
+  $("expires-at").textContent = Number.isNaN(expires.getTime()) ? "-" : expires.toLocaleTimeString();
+}
+
 function render(run, session) {
   const status = String(session.status);
   const statusEl = $("status");
   statusEl.textContent = status; // exactly the status string
   statusEl.dataset.status = status;
+  // The deadline moves when the session waits for a PIN or a reviewer.
+  showExpiry(session.expires_at);
 
   const pinForm = $("pin-form");
   const wasHidden = pinForm.hidden;
@@ -284,8 +291,7 @@ function showSession(created) {
   }
 
   $("session-id").textContent = created.id;
-  const expires = new Date(created.expires_at);
-  $("expires-at").textContent = Number.isNaN(expires.getTime()) ? "-" : expires.toLocaleTimeString();
+  showExpiry(created.expires_at);
 
   $("pin").value = "";
   $("result").replaceChildren();
