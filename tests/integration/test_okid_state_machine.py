@@ -14,6 +14,7 @@ from idgate.settings import get_settings
 from idgate.store import SessionStore
 from idgate.wiring import default_service
 from tests.integration.conftest import OTHER_OKID_KEY, Integration, act, eventually
+from tests.support.caches import reset_idgate_caches
 
 
 def stored_session(session_id: str) -> Session | None:
@@ -143,3 +144,34 @@ def test_a_verification_okid_refuses_to_show_us_ends_in_error(integration: Integ
     assert session["result"]["reasons"] == ["provider_access_denied"]
     assert integration.wait_for_execution_end(created["id"])["status"] == "SUCCEEDED"
     assert len(integration.final_events(created["id"])) == 1
+
+
+def test_a_long_follow_up_continues_in_new_executions(integration: Integration, monkeypatch):
+    # Step Functions ends an execution at 25,000 history events: days of review must span several.
+    monkeypatch.setenv("CHECKS_PER_EXECUTION", "3")
+    reset_idgate_caches()
+    try:
+        created = integration.create({"provider": "okid"})
+        eventually(lambda: execution_status(integration, f"{created['id']}.2") is not None, timeout=15)
+        act(created["verification_url"], {"outcome": "verified", "webhook": False})
+        integration.wait_for(created["id"], "approved", timeout=10)
+    finally:
+        monkeypatch.delenv("CHECKS_PER_EXECUTION")
+        reset_idgate_caches()
+    first = integration.wait_for_execution_end(created["id"])
+    assert first["status"] == "SUCCEEDED"
+    assert integration.checks(created["id"]) == 3
+    assert execution_status(integration, f"{created['id']}.1") == "SUCCEEDED"
+    # The schedule goes on where it was: attempts count across executions.
+    assert details_calls(integration, created) >= 7
+    assert len(integration.final_events(created["id"])) == 1
+
+
+def execution_status(integration: Integration, name: str) -> str | None:
+    assert integration.stack.provisioned is not None
+    machine = next(iter(integration.stack.provisioned.state_machines.values()))
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+    try:
+        return str(integration.client("stepfunctions").describe_execution(executionArn=arn)["status"])
+    except integration.client("stepfunctions").exceptions.ExecutionDoesNotExist:
+        return None

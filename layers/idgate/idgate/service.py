@@ -45,6 +45,8 @@ class PinMailer(Protocol):
 class Starter(Protocol):
     def start(self, *, session_id: str, interval_seconds: int) -> None: ...
 
+    def continue_with(self, state: dict[str, Any]) -> None: ...
+
 
 #: Reads the per-deployment webhook token of a provider ("" when there is none).
 WebhookTokens = Callable[[str], str]
@@ -70,6 +72,7 @@ class Idgate:
         poll_interval_seconds: int,
         pin_ttl: timedelta,
         pin_max_attempts: int,
+        checks_per_execution: int = 1000,
         webhook_tokens: WebhookTokens = lambda provider: "",
         webhook_providers: Mapping[str, Provider] | None = None,
         allow_unredacted_images: bool = False,
@@ -83,6 +86,7 @@ class Idgate:
         self._interval = poll_interval_seconds
         self._pin_ttl = pin_ttl
         self._pin_max_attempts = pin_max_attempts
+        self._checks_per_execution = checks_per_execution
         self._webhook_tokens = webhook_tokens
         # Webhooks must be answered fast: the same providers, with shorter time-outs.
         self._webhook_providers = webhook_providers or providers
@@ -264,7 +268,21 @@ class Idgate:
 
     def poll(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """One step of the poll state machine: look at the provider once, record what changed, and say
-        how long to wait before the next step, or that the session is done."""
+        how long to wait before the next step, or that the session is done.
+
+        A follow-up that outlives `checks_per_execution` steps (days of manual review) continues in a
+        new execution, since Step Functions ends one at 25,000 history events."""
+        step = self._poll_step(state)
+        step["generation"] = int(state.get("generation") or 0)
+        step["execution_checks"] = int(state.get("execution_checks") or 0) + 1
+        if step["done"] or step["execution_checks"] < self._checks_per_execution:
+            return step
+        successor = {**step, "generation": step["generation"] + 1, "execution_checks": 0}
+        self._starter.continue_with(successor)
+        logger.info("the follow-up continues in a new execution", generation=successor["generation"])
+        return {**step, "done": True}
+
+    def _poll_step(self, state: Mapping[str, Any]) -> dict[str, Any]:
         session_id = str(state.get("session_id", ""))
         interval = int(state.get("interval_seconds") or self._interval)
         attempt = int(state.get("attempt") or 0) + 1

@@ -18,6 +18,9 @@ class Settings(BaseModel):
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME")
     retention_days: int = Field(default=30, ge=1, alias="RETENTION_DAYS")
     poll_interval_seconds: int = Field(default=5, ge=1, le=60, alias="POLL_INTERVAL_SECONDS")
+    #: Step Functions ends an execution at 25,000 history events; a check is about 9 (up to ~20 with
+    #: retries), so a follow-up continues in a new execution after this many checks.
+    checks_per_execution: int = Field(default=1000, ge=2, le=1200, alias="CHECKS_PER_EXECUTION")
     sender_email: str = Field(default="", alias="SENDER_EMAIL")
     pin_ttl_seconds: int = Field(default=600, ge=1, alias="PIN_TTL_SECONDS")
     pin_max_attempts: int = Field(default=5, ge=1, alias="PIN_MAX_ATTEMPTS")

@@ -25,6 +25,7 @@ def build_service(settings: Settings) -> Idgate:
         poll_interval_seconds=settings.poll_interval_seconds,
         pin_ttl=timedelta(seconds=settings.pin_ttl_seconds),
         pin_max_attempts=settings.pin_max_attempts,
+        checks_per_execution=settings.checks_per_execution,
         webhook_tokens=WebhookTokenSecret(
             settings.webhook_secret_name, max_age_seconds=settings.secrets_max_age_seconds
         ),
