@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("devstack.gateway")
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_WEBHOOK_TOKEN = re.compile(r"(/webhooks/[^/]+/)[^/]+")
 Invoke = Callable[[str, Any], Any]
 
 _TEXT_TYPES = re.compile(
@@ -294,7 +295,9 @@ class Gateway:
         started = time.perf_counter()
         response = self._handle(request)
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.0f ms", request.method, request.path, response.status_code, elapsed)
+        # A webhook path ends in its secret token: never log it.
+        path = _WEBHOOK_TOKEN.sub(r"\1***", request.path)
+        log.info("%s %s %d %.0f ms", request.method, path, response.status_code, elapsed)
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:

@@ -65,7 +65,11 @@ def session_image(session_id: str, side: str) -> Response[bytes]:
         status_code=200,
         content_type=image.content_type,
         body=image.content,
-        headers={"Cache-Control": "no-store", "Content-Disposition": f'inline; filename="{side}"'},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="{side}"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

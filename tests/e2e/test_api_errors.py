@@ -123,9 +123,10 @@ def test_someone_elses_session_is_indistinguishable_from_an_unknown_id(
     unknown_with_key = api.get("ses_" + secrets.token_urlsafe(15))
     publishable_alone = api.get(session["id"], key=api.publishable_key)
     not_an_id = api.get("no-such-id")
+    far_too_long = api.get("ses_" + "a" * 3000)  # longer than a DynamoDB key may be
 
     _error(wrong_secret, 404, "session_not_found")
-    for other in (unknown_id, unknown_with_key, publishable_alone, not_an_id):
+    for other in (unknown_id, unknown_with_key, publishable_alone, not_an_id, far_too_long):
         assert other.status_code == wrong_secret.status_code
         assert other.content == wrong_secret.content
     # The PIN route answers the same way.

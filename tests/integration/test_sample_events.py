@@ -41,7 +41,19 @@ def test_the_create_session_event_creates_a_session(integration: Integration):
     assert body["reference"] == "order-1234"
 
 
-def test_the_poll_event_for_an_unknown_session_is_done(integration: Integration):
+def test_the_poll_event_drives_one_real_check(integration: Integration):
+    created = integration.create({"provider": "jekimo"})
+    token = created["verification_url"].rsplit("/", 1)[1]
+    before = integration.jekimo.count("/auth/check", token)
+    answer = integration.stack.lambdas.invoke(
+        "PollFunction", {**load("poll-check.json"), "session_id": created["id"]}
+    )
+    assert answer["done"] is False
+    assert answer["attempt"] == 1
+    assert integration.jekimo.count("/auth/check", token) == before + 1
+
+
+def test_the_poll_event_as_shipped_names_no_session_and_is_done(integration: Integration):
     answer = integration.stack.lambdas.invoke("PollFunction", load("poll-check.json"))
     assert answer["done"] is True
 

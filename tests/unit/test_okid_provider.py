@@ -236,3 +236,27 @@ def test_a_webhook_body_may_name_the_verification_anywhere(body):
 @pytest.mark.parametrize("body", [{}, {"status": "verified"}, None, "ver_1", {"verification_id": 7}])
 def test_a_webhook_body_naming_no_verification_names_none(body):
     assert provider_for("http://127.0.0.1:9").webhook_reference(body) is None
+
+
+def test_a_deeply_nested_webhook_body_is_searched_within_bounds():
+    body: dict = {"verification_id": None}
+    for _ in range(5000):
+        body = {"data": body}
+    assert provider_for("http://127.0.0.1:9").webhook_reference(body) is None
+
+
+def test_the_shallowest_verification_id_of_a_webhook_body_wins():
+    body = {"data": {"verification_id": "ver_deep"}, "verificationId": "ver_top"}
+    assert provider_for("http://127.0.0.1:9").webhook_reference(body) == "ver_top"
+
+
+@pytest.mark.parametrize("content_type", ["image/svg+xml", "text/html", "application/octet-stream"])
+def test_an_image_answer_of_another_type_is_not_passed_through(content_type):
+    def answer(_request):
+        from werkzeug.wrappers import Response
+
+        return Response(b"<svg onload='alert(1)'/>", content_type=content_type)
+
+    with scripted_server(answer) as server, pytest.raises(ProviderUnavailable) as failure:
+        provider_for(server.url).image(_session("ver_1"), side="front", redacted=True)
+    assert failure.value.reason == Reason.PROVIDER_BAD_RESPONSE

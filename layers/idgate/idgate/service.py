@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -29,6 +30,9 @@ from idgate.store import SessionStore
 from idgate.validation import validation_failed
 
 logger = Logger(service="idgate", child=True)
+
+#: What new_id("ses") makes; anything else is no session (and is never sent to the table).
+SESSION_ID = re.compile(r"ses_[A-Za-z0-9_-]{16,64}")
 
 #: A publisher that claimed a final event and did not finish within this time is presumed dead.
 EVENT_CLAIM_STALE_AFTER = timedelta(seconds=60)
@@ -151,7 +155,7 @@ class Idgate:
         return session, client_secret, started.qr_image or qr_data_uri(started.verification_url)
 
     def get_session(self, caller: Caller, session_id: str, client_secret: str | None) -> Session:
-        session = self._sessions.get(session_id) if session_id.startswith("ses_") else None
+        session = self._sessions.get(session_id) if SESSION_ID.fullmatch(session_id) else None
         if session is None or not self._may_read(caller, session, client_secret):
             # The same answer for "no such session" and "not yours": ids cannot be probed.
             raise NotFound("no such session", code="session_not_found")

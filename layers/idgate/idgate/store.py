@@ -94,8 +94,9 @@ class SessionStore:
         if target in FINAL_STATUSES:
             values["finalized_at"] = now.isoformat()
             values["expires_ttl"] = epoch(now + self._retention)
-            # What only an open session needs is personal data or a secret: it goes with the verdict.
-            removed += ["email", "provider_token", "pin_hash", "pin_deadline"]
+            # What only an open session needs is personal data or a secret (Jekimo's login URL holds its
+            # token): it goes with the verdict.
+            removed += ["email", "provider_token", "verification_url", "pin_hash", "pin_deadline"]
         return self._update(session_id, values, removed, allowed=statuses_before(target))
 
     def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:

@@ -8,6 +8,7 @@ we look the verification up with our own key and trust nothing else it says.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -36,6 +37,10 @@ _REASONS = {
 }
 #: Where a webhook body may name the verification (its payload is undocumented).
 _ID_KEYS = ("verification_id", "verificationId", "verificationID")
+#: How many objects and arrays of a webhook body are searched for the verification id.
+_MAX_WEBHOOK_NODES = 200
+#: Image types passed through to callers: never one a browser would run script from (SVG).
+_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 #: Lambda answers are at most 6 MB, base64 included.
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
 
@@ -145,8 +150,9 @@ class OkidProvider:
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
         """The documented schedule: six checks at the base interval (5 s), then the interval doubles
-        every six checks up to 12 x base (60 s); a session in review is checked every 12 x base."""
-        if session.status is Status.REVIEW:
+        every six checks up to 12 x base (60 s); a session in review (or processing) is checked every
+        12 x base."""
+        if session.status in (Status.REVIEW, Status.PROCESSING):
             return 12 * base_interval
         return int(min(base_interval * 2 ** (attempt // 6), 12 * base_interval))
 
@@ -157,21 +163,21 @@ class OkidProvider:
     # ---- webhooks and images -----------------------------------------------------------------
 
     def webhook_reference(self, body: Any) -> str | None:
-        """The verification id a webhook body names, wherever it names it; None if it names none."""
-        if isinstance(body, Mapping):
-            for key in _ID_KEYS:
-                value = body.get(key)
-                if isinstance(value, str) and 0 < len(value) <= 200:
-                    return value
-            for value in body.values():
-                found = self.webhook_reference(value)
-                if found:
-                    return found
-        if isinstance(body, list):
-            for value in body[:20]:
-                found = self.webhook_reference(value)
-                if found:
-                    return found
+        """The verification id a webhook body names, wherever it names it (breadth first, so the
+        shallowest wins); None if it names none. The search is bounded: a body is the sender's."""
+        pending: deque[Any] = deque([body])
+        for _ in range(_MAX_WEBHOOK_NODES):
+            if not pending:
+                return None
+            node = pending.popleft()
+            if isinstance(node, Mapping):
+                for key in _ID_KEYS:
+                    value = node.get(key)
+                    if isinstance(value, str) and 0 < len(value) <= 200:
+                        return value
+                pending.extend(value for value in node.values() if isinstance(value, Mapping | list))
+            elif isinstance(node, list):
+                pending.extend(value for value in node if isinstance(value, Mapping | list))
         return None
 
     def image(self, session: Session, *, side: str, redacted: bool) -> Image | None:
@@ -187,9 +193,11 @@ class OkidProvider:
         if answer.status_code == 404:
             return None
         self._refuse(answer)
-        content_type = answer.headers.get("Content-Type", "image/jpeg").split(";")[0].strip()
-        if not content_type.startswith("image/"):
-            raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "okID's image answer is not an image")
+        content_type = answer.headers.get("Content-Type", "image/jpeg").split(";")[0].strip().lower()
+        if content_type not in _IMAGE_TYPES:
+            raise ProviderUnavailable(
+                Reason.PROVIDER_BAD_RESPONSE, "okID's image answer is not a known image type"
+            )
         if len(answer.content) > MAX_IMAGE_BYTES:
             raise ProviderRejected(Reason.PROVIDER_ERROR, "okID's image is larger than an API answer may be")
         return Image(content=answer.content, content_type=content_type)
