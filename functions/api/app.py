@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from idgate.api import PinRequest, created_view, session_view
 from idgate.http_api import install_error_handlers, json_response, request_caller, request_json
 from idgate.service import Idgate
+from idgate.settings import get_settings
 from idgate.validation import validation_failed
 from idgate.wiring import default_service
 
@@ -75,9 +76,11 @@ def session_image(session_id: str, side: str) -> Response[bytes]:
 
 @app.get("/v1/providers/<provider>/webhook")
 def provider_webhook(provider: str) -> Response[str]:
-    headers = app.current_event.headers
-    scheme = headers.get("x-forwarded-proto", "https")
-    base_url = f"{scheme}://{headers.get('host', app.current_event.request_context.domain_name)}"
+    base_url = get_settings().public_api_url
+    if not base_url:
+        headers = app.current_event.headers
+        scheme = headers.get("x-forwarded-proto", "https")
+        base_url = f"{scheme}://{headers.get('host', app.current_event.request_context.domain_name)}"
     return json_response(200, service().webhook_url(request_caller(app), provider, base_url))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -33,6 +34,9 @@ logger = Logger(service="idgate", child=True)
 
 #: What new_id("ses") makes; anything else is no session (and is never sent to the table).
 SESSION_ID = re.compile(r"ses_[A-Za-z0-9_-]{16,64}")
+
+#: Pauses between tries to publish a final-status event before leaving it to the state machine's next step.
+EVENT_RETRY_PAUSES = (0.2, 0.6)
 
 #: A publisher that claimed a final event and did not finish within this time is presumed dead.
 EVENT_CLAIM_STALE_AFTER = timedelta(seconds=60)
@@ -81,6 +85,7 @@ class Idgate:
         webhook_providers: Mapping[str, Provider] | None = None,
         allow_unredacted_images: bool = False,
         clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._sessions = sessions
         self._providers = providers
@@ -96,6 +101,7 @@ class Idgate:
         self._webhook_providers = webhook_providers or providers
         self._allow_unredacted = allow_unredacted_images
         self._now = clock
+        self._sleep = sleep
 
     # ---- the API -----------------------------------------------------------------------------
 
@@ -437,11 +443,16 @@ class Idgate:
             return
         if not self._sessions.claim_event(session.id, now=self._now(), stale_after=EVENT_CLAIM_STALE_AFTER):
             return
-        try:
-            self._publisher.session_finalized(session)
-        except Exception:
-            self._sessions.release_event_claim(session.id)
-            raise
+        for pause in (*EVENT_RETRY_PAUSES, None):
+            try:
+                self._publisher.session_finalized(session)
+                break
+            except Exception:
+                if pause is None:
+                    self._sessions.release_event_claim(session.id)
+                    raise
+                logger.warning("publishing the final-status event failed; retrying", session_id=session.id)
+                self._sleep(pause)
         self._sessions.mark_event_published(session.id)
 
     def _last_look(self, provider: Provider, session: Session) -> bool:

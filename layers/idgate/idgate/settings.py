@@ -34,6 +34,8 @@ class Settings(BaseModel):
     webhook_secret_name: str = Field(default="", alias="WEBHOOK_SECRET_NAME")
     return_url_allowed_hosts: str = Field(default="", alias="RETURN_URL_ALLOWED_HOSTS")
     allow_unredacted_images: bool = Field(default=False, alias="ALLOW_UNREDACTED_IMAGES")
+    #: The API's public base URL (a custom domain); empty: taken from the request (the execute-api host).
+    public_api_url: str = Field(default="", alias="PUBLIC_API_URL")
     review_follow_hours: int = Field(default=168, ge=1, alias="REVIEW_FOLLOW_HOURS")
 
     @property

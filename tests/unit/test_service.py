@@ -1,0 +1,247 @@
+"""The use cases with fakes for everything outside (provider, Step Functions, EventBridge, SES) and the
+real store on a moto table built from the template; a clock the tests move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from pydantic import BaseModel
+
+from idgate.api import Caller
+from idgate.domain import Session, Status
+from idgate.errors import Conflict, ProviderUnavailable, ValidationFailed
+from idgate.providers.base import NewVerification, Observation
+from idgate.service import Idgate
+from idgate.store import SessionStore
+from tests.support.tables import create_template_tables
+
+CALLER = Caller(kind="secret", client_id="shop")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class NoOptions(BaseModel):
+    two_factor: bool = False
+
+
+@dataclass
+class FakeProvider:
+    """Answers what the test scripts: an Observation, or an exception to raise."""
+
+    answers: list[Any] = field(default_factory=list)
+    name: str = "fake"
+    polled: bool = True
+    looks: int = 0
+
+    def parse_options(self, options: Any, *, email: str | None) -> NoOptions:
+        return NoOptions.model_validate(options)
+
+    def start(self, *, session_id: str, reference: str | None, options: BaseModel) -> NewVerification:
+        return NewVerification(
+            "https://provider.example/v/1", datetime(2026, 11, 22, 20, 2, tzinfo=UTC), "ref-1"
+        )
+
+    def observe(self, session: Session) -> Observation:
+        self.looks += 1
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
+        return base_interval
+
+    def follow_limit(self, status: Status) -> timedelta | None:
+        return timedelta(hours=1) if status is Status.REVIEW else None
+
+
+@dataclass
+class Outside:
+    started: list[dict[str, Any]] = field(default_factory=list)
+    published: list[Session] = field(default_factory=list)
+    publish_failures: int = 0
+    mails: list[dict[str, Any]] = field(default_factory=list)
+
+    def start(self, *, session_id: str, interval_seconds: int) -> None:
+        self.started.append({"session_id": session_id})
+
+    def continue_with(self, state: dict[str, Any]) -> None:
+        self.started.append(state)
+
+    def session_finalized(self, session: Session) -> None:
+        if self.publish_failures:
+            self.publish_failures -= 1
+            raise RuntimeError("EventBridge is down")
+        self.published.append(session)
+
+    def send_pin(self, *, to: str, pin: str, valid_minutes: int) -> None:
+        self.mails.append({"to": to, "pin": pin})
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Idgate, FakeProvider, Outside, Clock]]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        tables = create_template_tables(boto3.client("dynamodb"))
+        clock, provider, outside = Clock(), FakeProvider(), Outside()
+        store = SessionStore(
+            tables["SessionsTable"], retention=timedelta(days=30), dynamodb=boto3.resource("dynamodb")
+        )
+        service = Idgate(
+            sessions=store,
+            providers={"fake": provider},
+            starter=outside,
+            publisher=outside,
+            mailer=outside,
+            poll_interval_seconds=5,
+            pin_ttl=timedelta(minutes=10),
+            pin_max_attempts=5,
+            checks_per_execution=4,
+            clock=clock,
+            sleep=lambda seconds: None,
+        )
+        yield service, provider, outside, clock
+
+
+def new_session(service: Idgate) -> Session:
+    session, _, _ = service.create_session(CALLER, {"provider": "fake"})
+    return session
+
+
+def state(session: Session, **more: Any) -> dict[str, Any]:
+    return {"session_id": session.id, "interval_seconds": 5, "wait_seconds": 5, "attempt": 0, **more}
+
+
+def test_an_idle_session_expires_at_its_deadline_after_one_last_look(world):
+    service, provider, outside, clock = world
+    session = new_session(service)
+    provider.answers = [Observation(Status.PENDING, "pending")]
+    clock.now = session.expires_at
+    assert service.poll(state(session))["done"] is True
+    final = service.get_session(CALLER, session.id, None)
+    assert (final.status, final.result.reasons if final.result else None) == (
+        Status.EXPIRED,
+        ["verification_expired"],
+    )
+    assert provider.looks == 1
+    assert len(outside.published) == 1
+
+
+def test_a_verdict_seen_at_the_deadline_is_kept(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [Observation(Status.APPROVED, "verified")]
+    clock.now = session.expires_at + timedelta(seconds=1)
+    service.poll(state(session))
+    assert service.get_session(CALLER, session.id, None).status is Status.APPROVED
+
+
+def test_a_provider_unreachable_at_the_deadline_ends_in_error_with_the_reason(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [ProviderUnavailable("provider_unreachable", "down")]
+    with pytest.raises(ProviderUnavailable):
+        service.poll(state(session))  # before the deadline: the state machine retries
+    clock.now = session.expires_at
+    service.poll(state(session))
+    final = service.get_session(CALLER, session.id, None)
+    assert final.status is Status.ERROR
+    assert final.result is not None
+    assert final.result.reasons == ["provider_unreachable"]
+
+
+def test_a_review_that_outlives_its_follow_limit_ends_as_a_review_timeout(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [Observation(Status.REVIEW, "needs_manual_review")]
+    service.poll(state(session))
+    in_review = service.get_session(CALLER, session.id, None)
+    assert in_review.expires_at == clock.now + timedelta(hours=1)
+    clock.now = in_review.expires_at
+    service.poll(state(session))
+    final = service.get_session(CALLER, session.id, None)
+    assert final.status is Status.EXPIRED
+    assert final.result is not None
+    assert final.result.reasons == ["review_timeout"]
+
+
+def test_publishing_is_retried_and_a_lasting_failure_is_left_to_the_next_step(world):
+    service, provider, outside, _ = world
+    session = new_session(service)
+    provider.answers = [Observation(Status.APPROVED, "verified")]
+    outside.publish_failures = 5
+    with pytest.raises(RuntimeError):
+        service.poll(state(session))  # three tries, then the state machine retries the step
+    assert outside.publish_failures == 2
+    assert outside.published == []
+    assert service.poll(state(session))["done"] is True  # the next step publishes
+    assert [published.id for published in outside.published] == [session.id]
+    service.poll(state(session))
+    assert len(outside.published) == 1
+
+
+def test_the_follow_up_continues_in_a_new_execution_after_its_checks(world):
+    service, provider, outside, _ = world
+    session = new_session(service)
+    provider.answers = [Observation(Status.PENDING, "pending")]
+    step = state(session, generation=0, execution_checks=0)
+    for _ in range(3):
+        step = service.poll(step)
+        assert step["done"] is False
+    last = service.poll(step)
+    assert last["done"] is True
+    successor = outside.started[-1]
+    assert (successor["generation"], successor["execution_checks"], successor["attempt"]) == (1, 0, 4)
+    assert successor["done"] is False
+
+
+def test_pin_tries_are_counted_and_the_right_pin_approves(world):
+    service, provider, outside, _ = world
+    session, client_secret, _ = service.create_session(
+        CALLER, {"provider": "fake", "email": "u@example.com", "options": {"two_factor": True}}
+    )
+    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, pin=42)]
+    service.poll(state(session))
+    assert outside.mails == [{"to": "u@example.com", "pin": "000042"}]
+    for remaining in (4, 3):
+        with pytest.raises(ValidationFailed) as wrong:
+            service.submit_pin(CALLER, session.id, client_secret, "999999")
+        assert wrong.value.details["attempts_remaining"] == remaining
+    approved = service.submit_pin(CALLER, session.id, client_secret, "000042")
+    assert approved.status is Status.APPROVED
+    assert approved.email is None
+    assert approved.pin_hash is None
+    with pytest.raises(Conflict):
+        service.submit_pin(CALLER, session.id, client_secret, "000042")
+
+
+def test_a_pin_after_its_deadline_declines(world):
+    service, provider, _, clock = world
+    session, client_secret, _ = service.create_session(
+        CALLER, {"provider": "fake", "email": "u@example.com", "options": {"two_factor": True}}
+    )
+    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, pin=123456)]
+    service.poll(state(session))
+    clock.now += timedelta(minutes=10)
+    with pytest.raises(Conflict) as late:
+        service.submit_pin(CALLER, session.id, client_secret, "123456")
+    assert late.value.code == "pin_expired"
+    assert service.get_session(CALLER, session.id, None).status is Status.DECLINED
