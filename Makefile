@@ -34,7 +34,7 @@ $(ASL): tools/package.json tools/package-lock.json
 	@touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m devstack
+	$(PY) -m devstack $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
