@@ -15,6 +15,7 @@ from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable,
 from idgate.providers.http import new_http_session
 from idgate.providers.jekimo import JekimoOptions, JekimoProvider
 from tests.support.http_server import json_answer, scripted_server, serve_wsgi, slow_answer, text_answer
+from tests.support.sessions import open_session
 
 API_KEY = "jekimo-test-key"
 
@@ -53,22 +54,7 @@ def provider_for(base_url: str, api_key: str = API_KEY) -> JekimoProvider:
 
 
 def session_for(started, options: JekimoOptions, email: str | None = None) -> Session:
-    now = datetime.now(UTC)
-    return Session(
-        id="ses_test",
-        client_id="client",
-        provider="jekimo",
-        status=Status.PENDING,
-        created_at=now,
-        updated_at=now,
-        expires_at=started.expires_at,
-        client_secret_hash="x",
-        email=email,
-        options=options.model_dump(exclude_none=True),
-        provider_ref=started.provider_ref,
-        provider_token=started.provider_token,
-        verification_url=started.verification_url,
-    )
+    return open_session("jekimo", started, email=email, options=options.model_dump(exclude_none=True))
 
 
 def set_outcome(url: str, outcome: dict) -> None:

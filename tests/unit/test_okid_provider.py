@@ -15,6 +15,7 @@ from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable,
 from idgate.providers.http import new_http_session
 from idgate.providers.okid import OkidOptions, OkidProvider
 from tests.support.http_server import json_answer, scripted_server, serve_wsgi
+from tests.support.sessions import open_session
 
 SDK_KEY = "okid-test-key"
 OTHER_KEY = "okid-other-key"
@@ -43,19 +44,7 @@ def provider_for(url: str, sdk_key: str = SDK_KEY, hosts: frozenset[str] = froze
 
 
 def session_for(started) -> Session:
-    now = datetime.now(UTC)
-    return Session(
-        id="ses_test",
-        client_id="client",
-        provider="okid",
-        status=Status.PENDING,
-        created_at=now,
-        updated_at=now,
-        expires_at=started.expires_at,
-        client_secret_hash="x",
-        provider_ref=started.provider_ref,
-        verification_url=started.verification_url,
-    )
+    return open_session("okid", started)
 
 
 def user_does(verification_url: str, outcome: str) -> None:
@@ -171,18 +160,7 @@ def test_an_unreadable_answer_is_transient():
 
 
 def _session(reference: str) -> Session:
-    now = datetime.now(UTC)
-    return Session(
-        id="ses_x",
-        client_id="c",
-        provider="okid",
-        status=Status.PENDING,
-        created_at=now,
-        updated_at=now,
-        expires_at=now + timedelta(minutes=30),
-        client_secret_hash="x",
-        provider_ref=reference,
-    )
+    return open_session("okid", provider_ref=reference)
 
 
 def test_the_schedule_starts_at_the_base_interval_and_backs_off_to_a_ceiling():
