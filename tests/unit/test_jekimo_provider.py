@@ -14,27 +14,20 @@ from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
 from idgate.providers.http import new_http_session
 from idgate.providers.jekimo import JekimoOptions, JekimoProvider
+from tests.support.clock import FakeClock
 from tests.support.http_server import json_answer, scripted_server, serve_wsgi, slow_answer, text_answer
 from tests.support.sessions import open_session
 
 API_KEY = "jekimo-test-key"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_764_499_200.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sandbox(clock: Clock) -> Iterator[tuple[JekimoSandbox, str]]:
+def sandbox(clock: FakeClock) -> Iterator[tuple[JekimoSandbox, str]]:
     holder: dict[str, JekimoSandbox] = {}
 
     def app(environ, start_response):  # the sandbox needs its own URL, known once the port is

@@ -15,6 +15,7 @@ from werkzeug.test import Client
 from devstack.gateway import MAX_REQUEST_BYTES, Gateway
 from devstack.lambdas import Lambdas
 from devstack.template import Template, load_template
+from tests.support.clock import FakeClock
 
 TEMPLATE = """
 Parameters:
@@ -76,14 +77,6 @@ Resources:
 KEY = {"Authorization": "Bearer good"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Fakes:
     """Fake handlers registered in a real `Lambdas`; records the events each received."""
 
@@ -127,19 +120,19 @@ def fakes() -> Fakes:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(1000.0)
 
 
 def make_client(
-    template: Template, fakes: Fakes, clock: Clock, web_root: Path | None = None, **params: Any
+    template: Template, fakes: Fakes, clock: FakeClock, web_root: Path | None = None, **params: Any
 ) -> Client:
     api = template.http_api(template.resolver(parameters=params))
     return Client(Gateway(api, fakes.lambdas.invoke, web_root=web_root, clock=clock), use_cookies=False)
 
 
 @pytest.fixture
-def client(template: Template, fakes: Fakes, clock: Clock, web_root: Path) -> Client:
+def client(template: Template, fakes: Fakes, clock: FakeClock, web_root: Path) -> Client:
     return make_client(template, fakes, clock, web_root)
 
 
@@ -333,7 +326,7 @@ def test_the_authorizer_gets_a_request_event_and_its_context_reaches_the_route(
 
 
 def test_decisions_are_cached_per_identity_for_reauthorize_every_seconds(
-    client: Client, fakes: Fakes, clock: Clock
+    client: Client, fakes: Fakes, clock: FakeClock
 ) -> None:
     client.get("/v1/items/1", headers=KEY)
     client.get("/v1/items/2", headers=KEY)
@@ -367,7 +360,7 @@ def test_an_authorizer_without_identity_source_runs_on_every_request(client: Cli
 
 
 def test_routes_are_throttled_by_a_token_bucket_with_429(
-    template: Template, fakes: Fakes, clock: Clock
+    template: Template, fakes: Fakes, clock: FakeClock
 ) -> None:
     client = make_client(template, fakes, clock, Burst=2)
 

@@ -12,6 +12,7 @@ import pytest
 from werkzeug.test import Client, TestResponse
 
 from devstack.sandboxes.jekimo import JekimoSandbox
+from tests.support.clock import FakeClock
 
 API_KEY = "sk_sandbox_test_key"
 OTHER_KEY = "sk_sandbox_other_site"
@@ -23,20 +24,9 @@ FORM = "application/x-www-form-urlencoded"
 BAD_PIN = "pin must be a 6-digit number (100000-999999)"
 
 
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from werkzeug.test import Client, TestResponse
 
 from devstack.sandboxes.okid import OkidSandbox
+from tests.support.clock import FakeClock
 from tests.support.http_server import ScriptedServer, json_answer, scripted_server
 
 SDK_KEY = "okid_sandbox_test_key"
@@ -37,20 +38,9 @@ INVALID_KEY = {"error": "INVALID_API_KEY", "message": "Invalid API key provided"
 FORBIDDEN = {"error": "FORBIDDEN", "message": "API key does not have access to this verification"}
 
 
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture
