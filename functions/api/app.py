@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from idgate.api import PinRequest, created_view, session_view
 from idgate.http_api import install_error_handlers, json_response, request_caller, request_json
-from idgate.service import Idgate
 from idgate.settings import get_settings
 from idgate.validation import validation_failed
 from idgate.wiring import default_service
@@ -22,11 +21,6 @@ app = APIGatewayHttpResolver()
 install_error_handlers(app, logger)
 
 
-def service() -> Idgate:
-    """Built from the settings on first use (nothing does I/O at import time)."""
-    return default_service()
-
-
 @app.get("/v1/health")
 def health() -> Response[str]:
     return json_response(200, {"status": "ok"})
@@ -34,7 +28,7 @@ def health() -> Response[str]:
 
 @app.post("/v1/sessions")
 def create_session() -> Response[str]:
-    session, client_secret, qr_code = service().create_session(request_caller(app), request_json(app))
+    session, client_secret, qr_code = default_service().create_session(request_caller(app), request_json(app))
     return json_response(201, created_view(session, client_secret=client_secret, qr_code=qr_code))
 
 
@@ -42,7 +36,7 @@ def create_session() -> Response[str]:
 def get_session(session_id: str) -> Response[str]:
     client_secret = app.current_event.headers.get("x-client-secret")
     return json_response(
-        200, session_view(service().get_session(request_caller(app), session_id, client_secret))
+        200, session_view(default_service().get_session(request_caller(app), session_id, client_secret))
     )
 
 
@@ -53,14 +47,14 @@ def submit_pin(session_id: str) -> Response[str]:
     except ValidationError as exc:
         raise validation_failed(exc) from exc
     client_secret = app.current_event.headers.get("x-client-secret")
-    session = service().submit_pin(request_caller(app), session_id, client_secret, request.pin)
+    session = default_service().submit_pin(request_caller(app), session_id, client_secret, request.pin)
     return json_response(200, session_view(session))
 
 
 @app.get("/v1/sessions/<session_id>/images/<side>")
 def session_image(session_id: str, side: str) -> Response[bytes]:
     redacted = (app.current_event.get_query_string_value("redacted") or "true").lower() != "false"
-    image = service().image(request_caller(app), session_id, side, redacted=redacted)
+    image = default_service().image(request_caller(app), session_id, side, redacted=redacted)
     # A bytes body goes out base64-encoded with isBase64Encoded, which API Gateway decodes for the client.
     return Response(
         status_code=200,
@@ -81,7 +75,7 @@ def provider_webhook(provider: str) -> Response[str]:
         headers = app.current_event.headers
         scheme = headers.get("x-forwarded-proto", "https")
         base_url = f"{scheme}://{headers.get('host', app.current_event.request_context.domain_name)}"
-    return json_response(200, service().webhook_url(request_caller(app), provider, base_url))
+    return json_response(200, default_service().webhook_url(request_caller(app), provider, base_url))
 
 
 @logger.inject_lambda_context(clear_state=True)
