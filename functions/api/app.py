@@ -11,7 +11,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from idgate.api import PinRequest, created_view, session_view
-from idgate.http_api import install_error_handlers, json_response, request_caller, request_json
+from idgate.http_api import (
+    api_base_url,
+    install_error_handlers,
+    json_response,
+    request_caller,
+    request_json,
+)
 from idgate.settings import get_settings
 from idgate.validation import validation_failed
 from idgate.wiring import default_service
@@ -28,7 +34,9 @@ def health() -> Response[str]:
 
 @app.post("/v1/sessions")
 def create_session() -> Response[str]:
-    session, client_secret, qr_code = default_service().create_session(request_caller(app), request_json(app))
+    session, client_secret, qr_code = default_service().create_session(
+        request_caller(app), request_json(app), api_base_url=api_base_url(app, get_settings().public_api_url)
+    )
     return json_response(201, created_view(session, client_secret=client_secret, qr_code=qr_code))
 
 
@@ -68,14 +76,20 @@ def session_image(session_id: str, side: str) -> Response[bytes]:
     )
 
 
+@app.get("/v1/providers")
+def providers() -> Response[str]:
+    return json_response(200, default_service().providers())
+
+
 @app.get("/v1/providers/<provider>/webhook")
 def provider_webhook(provider: str) -> Response[str]:
-    base_url = get_settings().public_api_url
-    if not base_url:
-        headers = app.current_event.headers
-        scheme = headers.get("x-forwarded-proto", "https")
-        base_url = f"{scheme}://{headers.get('host', app.current_event.request_context.domain_name)}"
+    base_url = api_base_url(app, get_settings().public_api_url)
     return json_response(200, default_service().webhook_url(request_caller(app), provider, base_url))
+
+
+@app.get("/v1/providers/<provider>/<resource>")
+def provider_resource(provider: str, resource: str) -> Response[str]:
+    return json_response(200, default_service().provider_resource(request_caller(app), provider, resource))
 
 
 @logger.inject_lambda_context(clear_state=True)

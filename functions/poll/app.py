@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idgate.follow_state import AbortRequest, FollowState
 from idgate.wiring import default_service
 
 logger = Logger(service="idgate")
@@ -15,7 +16,12 @@ logger = Logger(service="idgate")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(session_id=event.get("session_id"))
+    # A malformed state is our own bug, never a caller's: let it fail the step loudly.
     if event.get("abort"):
-        return default_service().abort(event)
-    return default_service().poll(event)
+        request = AbortRequest.model_validate(event)
+        logger.append_keys(session_id=request.session_id)
+        default_service().abort(request.session_id)
+        return {"session_id": request.session_id, "done": True}
+    state = FollowState.model_validate(event)
+    logger.append_keys(session_id=state.session_id)
+    return default_service().poll(state).model_dump()

@@ -12,10 +12,12 @@ import requests
 from devstack.sandboxes.jekimo import JekimoSandbox
 from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.providers.base import StartRequest
 from idgate.providers.http import new_http_session
 from idgate.providers.jekimo import JekimoOptions, JekimoProvider
 from tests.support.clock import FakeClock
 from tests.support.http_server import json_answer, scripted_server, serve_wsgi, slow_answer, text_answer
+from tests.support.providers import provider_context
 from tests.support.sessions import open_session
 
 API_KEY = "jekimo-test-key"
@@ -39,10 +41,8 @@ def sandbox(clock: FakeClock) -> Iterator[tuple[JekimoSandbox, str]]:
 
 
 def provider_for(base_url: str, api_key: str = API_KEY) -> JekimoProvider:
-    return JekimoProvider(
-        base_url=f"{base_url}/app.php/v1.1",
-        credentials=lambda name: {"api_key": api_key},
-        http=new_http_session(),
+    return JekimoProvider.from_context(
+        provider_context("jekimo", {"api_key": api_key}, variables={"BASE_URL": f"{base_url}/app.php/v1.1"})
     )
 
 
@@ -57,7 +57,7 @@ def set_outcome(url: str, outcome: dict) -> None:
 
 def test_start_returns_the_login_url_the_token_and_an_expiry_120_s_after_the_timestamp(sandbox):
     _, url = sandbox
-    started = provider_for(url).start(session_id="s", reference=None, options=JekimoOptions(min_age=18))
+    started = provider_for(url).start(StartRequest("s", None, JekimoOptions(min_age=18)))
     assert started.verification_url.startswith(f"{url}/app.php/v1.1/en/user/login/")
     assert started.provider_token
     assert started.provider_token in started.verification_url
@@ -71,7 +71,7 @@ def test_checks_follow_the_user_from_created_to_ok(sandbox):
     _, url = sandbox
     provider = provider_for(url)
     options = JekimoOptions(min_age=21)
-    started = provider.start(session_id="s", reference=None, options=options)
+    started = provider.start(StartRequest("s", None, options))
     session = session_for(started, options)
     assert provider.observe(session).status is Status.PENDING
     set_outcome(started.verification_url, {"outcome": "approved"})
@@ -84,7 +84,7 @@ def test_checks_follow_the_user_from_created_to_ok(sandbox):
 def test_ko_is_declined(sandbox):
     _, url = sandbox
     provider = provider_for(url)
-    started = provider.start(session_id="s", reference=None, options=JekimoOptions())
+    started = provider.start(StartRequest("s", None, JekimoOptions()))
     set_outcome(started.verification_url, {"outcome": "declined"})
     seen = provider.observe(session_for(started, JekimoOptions()))
     assert (seen.status, seen.provider_status) == (Status.DECLINED, "KO")
@@ -95,33 +95,33 @@ def test_risk_with_two_factor_asks_for_the_pin(sandbox):
     _, url = sandbox
     provider = provider_for(url)
     options = JekimoOptions(two_factor=True)
-    started = provider.start(session_id="s", reference=None, options=options)
+    started = provider.start(StartRequest("s", None, options))
     set_outcome(started.verification_url, {"outcome": "approved", "risk": True, "pin": 293812})
     seen = provider.observe(session_for(started, options, email="user@example.com"))
-    assert (seen.status, seen.pin, seen.risk) == (Status.AWAITING_PIN, 293812, True)
+    assert (seen.status, seen.second_factor_code, seen.risk) == (Status.AWAITING_PIN, "293812", True)
 
 
 def test_risk_without_two_factor_is_approved_with_the_risk_flagged(sandbox):
     _, url = sandbox
     provider = provider_for(url)
-    started = provider.start(session_id="s", reference=None, options=JekimoOptions())
+    started = provider.start(StartRequest("s", None, JekimoOptions()))
     set_outcome(started.verification_url, {"outcome": "approved", "risk": True})
     seen = provider.observe(session_for(started, JekimoOptions()))
-    assert (seen.status, seen.risk, seen.pin) == (Status.APPROVED, True, None)
+    assert (seen.status, seen.risk, seen.second_factor_code) == (Status.APPROVED, True, None)
     assert seen.reasons == (Reason.RISK_FLAGGED.value,)
 
 
 def test_a_wrong_api_key_fails_the_start_with_a_reason_code(sandbox):
     _, url = sandbox
     with pytest.raises(ProviderFailed) as failure:
-        provider_for(url, api_key="wrong").start(session_id="s", reference=None, options=JekimoOptions())
+        provider_for(url, api_key="wrong").start(StartRequest("s", None, JekimoOptions()))
     assert failure.value.code == Reason.PROVIDER_AUTH_FAILED.value
 
 
 def test_an_expired_token_is_rejected_for_good(sandbox, clock):
     _, url = sandbox
     provider = provider_for(url)
-    started = provider.start(session_id="s", reference=None, options=JekimoOptions())
+    started = provider.start(StartRequest("s", None, JekimoOptions()))
     clock.now += 121
     with pytest.raises(ProviderRejected) as failure:
         provider.observe(session_for(started, JekimoOptions()))
@@ -138,7 +138,7 @@ def test_the_documented_headers_are_sent():
     created = {"status": "created", "risk": False, "pin": 0}
     with scripted_server(json_answer(token), json_answer(created)) as server:
         started = provider_for(server.url).start(
-            session_id="s", reference=None, options=JekimoOptions(min_age=18, two_factor=True)
+            StartRequest("s", None, JekimoOptions(min_age=18, two_factor=True))
         )
         provider_for(server.url).observe(session_for(started, JekimoOptions(two_factor=True), "a@b.co"))
     gettoken, check = server.requests
@@ -216,10 +216,13 @@ def test_two_factor_with_an_email_is_accepted():
 
 def test_a_provider_slower_than_the_time_out_is_retryable():
     with scripted_server(slow_answer(2.0)) as server:
-        provider = JekimoProvider(
-            base_url=f"{server.url}/app.php/v1.1",
-            credentials=lambda name: {"api_key": API_KEY},
-            http=new_http_session(timeout=(0.5, 0.3)),
+        provider = JekimoProvider.from_context(
+            provider_context(
+                "jekimo",
+                {"api_key": API_KEY},
+                variables={"BASE_URL": f"{server.url}/app.php/v1.1"},
+                http=new_http_session(timeout=(0.5, 0.3)),
+            )
         )
         with pytest.raises(ProviderUnavailable) as failure:
             provider.observe(session_for(_started(server.url), JekimoOptions()))

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from devstack.sandboxes.okid import OkidSandbox
 from idgate.domain import Reason, Session, Status
-from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
-from idgate.providers.http import new_http_session
+from idgate.errors import InvalidJson, ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.providers.base import StartRequest, WebhookRequest
 from idgate.providers.okid import OkidOptions, OkidProvider
 from tests.support.http_server import json_answer, scripted_server, serve_wsgi
+from tests.support.providers import provider_context
 from tests.support.sessions import open_session
 
 SDK_KEY = "okid-test-key"
@@ -34,12 +35,8 @@ def sandbox() -> Iterator[tuple[OkidSandbox, str]]:
 
 
 def provider_for(url: str, sdk_key: str = SDK_KEY, hosts: frozenset[str] = frozenset({"shop.example.com"})):
-    return OkidProvider(
-        portal_url=url,
-        credentials=lambda name: {"sdk_key": sdk_key},
-        http=new_http_session(),
-        return_url_hosts=hosts,
-        review_follow=timedelta(hours=1),
+    return OkidProvider.from_context(
+        provider_context("okid", {"sdk_key": sdk_key}, variables={"BASE_URL": url}, return_url_hosts=hosts)
     )
 
 
@@ -54,7 +51,7 @@ def user_does(verification_url: str, outcome: str) -> None:
 
 def test_start_gives_the_direct_portal_url_and_okid_s_expiry(sandbox):
     _, url = sandbox
-    started = provider_for(url).start(session_id="ses_1", reference="order-9", options=OkidOptions())
+    started = provider_for(url).start(StartRequest("ses_1", "order-9", OkidOptions()))
     assert started.verification_url == f"{url}/?verification_id={started.provider_ref}"
     assert started.provider_ref.startswith("ver_")
     assert started.expires_at > datetime.now(UTC)
@@ -63,7 +60,7 @@ def test_start_gives_the_direct_portal_url_and_okid_s_expiry(sandbox):
 
 def test_select_mode_adds_the_mode_to_the_url(sandbox):
     _, url = sandbox
-    started = provider_for(url).start(session_id="ses_1", reference=None, options=OkidOptions(mode="select"))
+    started = provider_for(url).start(StartRequest("ses_1", None, OkidOptions(mode="select")))
     assert started.verification_url.endswith("&mode=select")
 
 
@@ -71,9 +68,7 @@ def test_our_session_id_and_the_reference_travel_in_extra_data():
     generated = {"verificationId": "ver_1", "expiresAt": "2030-01-01T12:00:00Z", "modules": {}, "flow": []}
     with scripted_server(json_answer(generated)) as server:
         provider_for(server.url).start(
-            session_id="ses_1",
-            reference="order-9",
-            options=OkidOptions(return_url="https://shop.example.com/done"),
+            StartRequest("ses_1", "order-9", OkidOptions(return_url="https://shop.example.com/done"))
         )
     (request,) = server.requests
     assert request.path == "/api/generate-verification"
@@ -96,7 +91,7 @@ def test_our_session_id_and_the_reference_travel_in_extra_data():
 def test_okid_statuses_map_to_ours(sandbox, outcome, status, reasons):
     _, url = sandbox
     provider = provider_for(url)
-    started = provider.start(session_id="ses_1", reference=None, options=OkidOptions())
+    started = provider.start(StartRequest("ses_1", None, OkidOptions()))
     session = session_for(started)
     assert provider.observe(session).status is Status.PENDING
     user_does(started.verification_url, outcome)
@@ -106,9 +101,7 @@ def test_okid_statuses_map_to_ours(sandbox, outcome, status, reasons):
 
 def test_a_verification_of_another_key_is_access_denied_for_good(sandbox):
     _, url = sandbox
-    started = provider_for(url, sdk_key=OTHER_KEY).start(
-        session_id="s", reference=None, options=OkidOptions()
-    )
+    started = provider_for(url, sdk_key=OTHER_KEY).start(StartRequest("s", None, OkidOptions()))
     with pytest.raises(ProviderRejected) as failure:
         provider_for(url).observe(session_for(started))
     assert failure.value.reason == Reason.PROVIDER_ACCESS_DENIED
@@ -117,14 +110,14 @@ def test_a_verification_of_another_key_is_access_denied_for_good(sandbox):
 def test_a_wrong_key_fails_the_start(sandbox):
     _, url = sandbox
     with pytest.raises(ProviderFailed) as failure:
-        provider_for(url, sdk_key="nope").start(session_id="s", reference=None, options=OkidOptions())
+        provider_for(url, sdk_key="nope").start(StartRequest("s", None, OkidOptions()))
     assert failure.value.code == Reason.PROVIDER_AUTH_FAILED.value
 
 
 def test_images_exist_after_the_document_was_accepted(sandbox):
     _, url = sandbox
     provider = provider_for(url)
-    started = provider.start(session_id="s", reference=None, options=OkidOptions())
+    started = provider.start(StartRequest("s", None, OkidOptions()))
     session = session_for(started)
     assert provider.image(session, side="front", redacted=True) is None
     user_does(started.verification_url, "verified")
@@ -238,3 +231,12 @@ def test_an_image_answer_of_another_type_is_not_passed_through(content_type):
     with scripted_server(answer) as server, pytest.raises(ProviderUnavailable) as failure:
         provider_for(server.url).image(_session("ver_1"), side="front", redacted=True)
     assert failure.value.reason == Reason.PROVIDER_BAD_RESPONSE
+
+
+def test_a_webhook_is_read_from_its_raw_body():
+    provider = provider_for("http://127.0.0.1:9")
+    request = WebhookRequest({"content-type": "application/json"}, b'{"verification_id": "ver_1"}')
+    assert provider.webhook_references(request) == ["ver_1"]
+    assert provider.webhook_references(WebhookRequest({}, b"{}")) == []
+    with pytest.raises(InvalidJson):
+        provider.webhook_references(WebhookRequest({}, b"{not json"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from idgate.api import Caller
 from idgate.domain import Session, Status
 from idgate.errors import Conflict, ProviderUnavailable, ValidationFailed
-from idgate.providers.base import NewVerification, Observation
+from idgate.follow_state import FollowState
+from idgate.ports import Dependencies
+from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
 from idgate.service import Idgate
 from idgate.store import SessionStore
 from tests.support.tables import create_template_tables
@@ -32,7 +34,7 @@ class Clock:
         return self.now
 
 
-class NoOptions(BaseModel):
+class FakeOptions(BaseModel):
     two_factor: bool = False
 
 
@@ -41,14 +43,22 @@ class FakeProvider:
     """Answers what the test scripts: an Observation, or an exception to raise."""
 
     answers: list[Any] = field(default_factory=list)
-    name: str = "fake"
-    polled: bool = True
     looks: int = 0
+    name: ClassVar[str] = "fake"
+    title: ClassVar[str] = "A fake provider"
+    options_model: ClassVar[type[BaseModel]] = FakeOptions
 
-    def parse_options(self, options: Any, *, email: str | None) -> NoOptions:
-        return NoOptions.model_validate(options)
+    @classmethod
+    def from_context(cls, context: ProviderContext) -> FakeProvider:
+        return cls()
 
-    def start(self, *, session_id: str, reference: str | None, options: BaseModel) -> NewVerification:
+    def parse_options(self, options: Any, *, email: str | None) -> FakeOptions:
+        return FakeOptions.model_validate(options)
+
+    def second_factor_requested(self, options: BaseModel) -> bool:
+        return isinstance(options, FakeOptions) and options.two_factor
+
+    def start(self, request: StartRequest) -> NewVerification:
         return NewVerification(
             "https://provider.example/v/1", datetime(2026, 11, 22, 20, 2, tzinfo=UTC), "ref-1"
         )
@@ -74,10 +84,7 @@ class Outside:
     publish_failures: int = 0
     mails: list[dict[str, Any]] = field(default_factory=list)
 
-    def start(self, *, session_id: str, interval_seconds: int) -> None:
-        self.started.append({"session_id": session_id})
-
-    def continue_with(self, state: dict[str, Any]) -> None:
+    def start(self, state: FollowState) -> None:
         self.started.append(state)
 
     def session_finalized(self, session: Session) -> None:
@@ -106,17 +113,19 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Idgate, FakeProvide
             tables["SessionsTable"], retention=timedelta(days=30), dynamodb=boto3.resource("dynamodb")
         )
         service = Idgate(
-            sessions=store,
-            providers={"fake": provider},
-            starter=outside,
-            publisher=outside,
-            mailer=outside,
-            poll_interval_seconds=5,
-            pin_ttl=timedelta(minutes=10),
-            pin_max_attempts=5,
-            checks_per_execution=4,
-            clock=clock,
-            sleep=lambda seconds: None,
+            Dependencies(
+                sessions=store,
+                providers={"fake": provider},
+                starter=outside,
+                publisher=outside,
+                mailer=outside,
+                poll_interval_seconds=5,
+                pin_ttl=timedelta(minutes=10),
+                pin_max_attempts=5,
+                checks_per_execution=4,
+                clock=clock,
+                sleep=lambda seconds: None,
+            )
         )
         yield service, provider, outside, clock
 
@@ -126,8 +135,8 @@ def new_session(service: Idgate) -> Session:
     return session
 
 
-def state(session: Session, **more: Any) -> dict[str, Any]:
-    return {"session_id": session.id, "interval_seconds": 5, "wait_seconds": 5, "attempt": 0, **more}
+def state(session: Session, **more: Any) -> FollowState:
+    return FollowState(session_id=session.id, interval_seconds=5, wait_seconds=5, **more)
 
 
 def test_an_idle_session_expires_at_its_deadline_after_one_last_look(world):
@@ -135,7 +144,7 @@ def test_an_idle_session_expires_at_its_deadline_after_one_last_look(world):
     session = new_session(service)
     provider.answers = [Observation(Status.PENDING, "pending")]
     clock.now = session.expires_at
-    assert service.poll(state(session))["done"] is True
+    assert service.poll(state(session)).done is True
     final = service.get_session(CALLER, session.id, None)
     assert (final.status, final.result.reasons if final.result else None) == (
         Status.EXPIRED,
@@ -192,7 +201,7 @@ def test_publishing_is_retried_and_a_lasting_failure_is_left_to_the_next_step(wo
         service.poll(state(session))  # three tries, then the state machine retries the step
     assert outside.publish_failures == 2
     assert outside.published == []
-    assert service.poll(state(session))["done"] is True  # the next step publishes
+    assert service.poll(state(session)).done is True  # the next step publishes
     assert [published.id for published in outside.published] == [session.id]
     service.poll(state(session))
     assert len(outside.published) == 1
@@ -205,12 +214,13 @@ def test_the_follow_up_continues_in_a_new_execution_after_its_checks(world):
     step = state(session, generation=0, execution_checks=0)
     for _ in range(3):
         step = service.poll(step)
-        assert step["done"] is False
+        assert step.done is False
     last = service.poll(step)
-    assert last["done"] is True
+    assert last.done is True
     successor = outside.started[-1]
-    assert (successor["generation"], successor["execution_checks"], successor["attempt"]) == (1, 0, 4)
-    assert successor["done"] is False
+    assert (successor.generation, successor.execution_checks, successor.attempt) == (1, 0, 4)
+    assert successor.done is False
+    assert successor.execution_name == f"{session.id}.1"
 
 
 def test_pin_tries_are_counted_and_the_right_pin_approves(world):
@@ -218,7 +228,7 @@ def test_pin_tries_are_counted_and_the_right_pin_approves(world):
     session, client_secret, _ = service.create_session(
         CALLER, {"provider": "fake", "email": "u@example.com", "options": {"two_factor": True}}
     )
-    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, pin=42)]
+    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, second_factor_code="000042")]
     service.poll(state(session))
     assert outside.mails == [{"to": "u@example.com", "pin": "000042"}]
     for remaining in (4, 3):
@@ -238,7 +248,7 @@ def test_a_pin_after_its_deadline_declines(world):
     session, client_secret, _ = service.create_session(
         CALLER, {"provider": "fake", "email": "u@example.com", "options": {"two_factor": True}}
     )
-    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, pin=123456)]
+    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, second_factor_code="123456")]
     service.poll(state(session))
     clock.now += timedelta(minutes=10)
     with pytest.raises(Conflict) as late:

@@ -39,8 +39,8 @@ def request_caller(app: APIGatewayHttpResolver) -> Caller:
         raise Unauthorized("missing credentials") from exc
 
 
-def request_json(app: APIGatewayHttpResolver, *, object_only: bool = True) -> Any:
-    """The request's JSON body (at most 64 KiB)."""
+def request_bytes(app: APIGatewayHttpResolver) -> bytes:
+    """The request's body as sent (at most 64 KiB)."""
     event = app.current_event
     sent = event.body or ""
     try:
@@ -49,6 +49,12 @@ def request_json(app: APIGatewayHttpResolver, *, object_only: bool = True) -> An
         raise InvalidJson("the body is not valid JSON") from exc
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
+    return raw
+
+
+def request_json(app: APIGatewayHttpResolver, *, object_only: bool = True) -> Any:
+    """The request's JSON body (at most 64 KiB)."""
+    raw = request_bytes(app)
     try:
         text = raw.decode("utf-8")
         body = json.loads(text) if text.strip() else None
@@ -57,6 +63,15 @@ def request_json(app: APIGatewayHttpResolver, *, object_only: bool = True) -> An
     if object_only and not isinstance(body, dict):
         raise InvalidJson("the body must be a JSON object")
     return body
+
+
+def api_base_url(app: APIGatewayHttpResolver, public_api_url: str) -> str:
+    """The API's public base URL: the configured one, else the domain API Gateway was called on."""
+    if public_api_url:
+        return public_api_url.rstrip("/")
+    headers = app.current_event.headers
+    scheme = "http" if headers.get("x-forwarded-proto") == "http" else "https"
+    return f"{scheme}://{app.current_event.request_context.domain_name}"
 
 
 def install_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from idgate.domain import Session
+from idgate.follow_state import FollowState
 
 EVENT_SOURCE = "idgate"
 EVENT_DETAIL_TYPE = "Session Finalized"
@@ -75,26 +76,13 @@ class PollStarter:
         self._arn = state_machine_arn
         self._client = client
 
-    def start(self, *, session_id: str, interval_seconds: int) -> None:
-        """Starts following a session; the execution is named after it, so it is started once at most."""
-        state = {
-            "session_id": session_id,
-            "interval_seconds": interval_seconds,
-            "wait_seconds": interval_seconds,
-            "attempt": 0,
-            "generation": 0,
-            "execution_checks": 0,
-            "done": False,
-        }
-        self.continue_with(state)
-
-    def continue_with(self, state: dict[str, Any]) -> None:
+    def start(self, state: FollowState) -> None:
         """Starts the execution of `state`'s generation, named `<session id>` or `<session id>.<n>`: each
         name is used once, so a retried step cannot start the same generation twice."""
         self._client = self._client or boto3.client("stepfunctions")
-        generation = int(state.get("generation") or 0)
-        name = state["session_id"] if generation == 0 else f"{state['session_id']}.{generation}"
         try:
-            self._client.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(state))
+            self._client.start_execution(
+                stateMachineArn=self._arn, name=state.execution_name, input=state.model_dump_json()
+            )
         except self._client.exceptions.ExecutionAlreadyExists:
             return

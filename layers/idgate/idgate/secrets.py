@@ -1,28 +1,40 @@
-"""Provider credentials from Secrets Manager (one JSON secret per provider), cached by Powertools."""
+"""Provider credentials and webhook tokens from Secrets Manager, cached by Powertools."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
 
 class ProviderSecrets:
-    def __init__(self, secret_names: Mapping[str, str], *, max_age_seconds: int) -> None:
-        self._names = dict(secret_names)
+    """Provider `name`'s credentials: the JSON secret `secret_name(name)` ({} when it has none)."""
+
+    def __init__(self, secret_name: Callable[[str], str], *, max_age_seconds: int) -> None:
+        self._secret_name = secret_name
         self._max_age = max_age_seconds
 
     def __call__(self, provider: str) -> Mapping[str, Any]:
-        name = self._names.get(provider)
+        name = self._secret_name(provider)
         if not name:
             return {}
         value = parameters.get_secret(name, transform="json", max_age=self._max_age)
         return value if isinstance(value, dict) else {}
 
 
-class WebhookTokenSecret:
-    """The per-deployment webhook tokens: one JSON secret, {"<provider>": "<token>"}."""
+def derive_webhook_token(deployment_secret: str, provider: str) -> str:
+    """A provider's webhook path token: an HMAC of its name under the deployment's one generated secret,
+    so a new webhook provider needs no new secret, and one provider's token says nothing of another's."""
+    digest = hmac.new(deployment_secret.encode(), f"webhook:{provider}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+class WebhookTokens:
+    """Provider name → its webhook path token ("" when the deployment has no webhook secret)."""
 
     def __init__(self, secret_name: str, *, max_age_seconds: int) -> None:
         self._name = secret_name
@@ -31,6 +43,7 @@ class WebhookTokenSecret:
     def __call__(self, provider: str) -> str:
         if not self._name:
             return ""
-        value = parameters.get_secret(self._name, transform="json", max_age=self._max_age)
-        token = value.get(provider) if isinstance(value, dict) else None
-        return token if isinstance(token, str) else ""
+        secret = parameters.get_secret(self._name, max_age=self._max_age)
+        if not isinstance(secret, str) or len(secret) < 32:
+            raise RuntimeError("the webhook secret is missing or too short")
+        return derive_webhook_token(secret, provider)

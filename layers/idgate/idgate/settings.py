@@ -1,12 +1,21 @@
-"""Every setting of idgate, read once from the environment (the only place that reads os.environ)."""
+"""Every setting of idgate, read once from the environment (the only place that reads os.environ).
+
+A provider's settings follow a naming convention instead of a field here each: every variable
+`<PROVIDER>_<KEY>` (`JEKIMO_BASE_URL`, `OKID_BASE_URL`, `DATAKEEN_TOKEN_TTL_SECONDS`, ...) is handed to
+that provider, which validates it with its own model; its secret is `PROVIDER_SECRET_PREFIX` + name.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
+
+#: Variables that are never a provider's, whatever their prefix.
+_NOT_PROVIDER_VARIABLES = re.compile(r"^(AWS|POWERTOOLS|LAMBDA|_)")
 
 
 class Settings(BaseModel):
@@ -25,18 +34,17 @@ class Settings(BaseModel):
     pin_ttl_seconds: int = Field(default=600, ge=1, alias="PIN_TTL_SECONDS")
     pin_max_attempts: int = Field(default=5, ge=1, alias="PIN_MAX_ATTEMPTS")
     secrets_max_age_seconds: int = Field(default=300, ge=0, alias="SECRETS_MAX_AGE_SECONDS")
-    jekimo_base_url: str = Field(default="https://www.jekimo.com/app.php/v1.1", alias="JEKIMO_BASE_URL")
-    jekimo_secret_name: str = Field(default="", alias="JEKIMO_SECRET_NAME")
-    #: Jekimo documents 120 s; a setting only so that the local stack can shorten it in tests.
-    jekimo_token_ttl_seconds: int = Field(default=120, ge=1, alias="JEKIMO_TOKEN_TTL_SECONDS")
-    okid_portal_url: str = Field(default="https://verify.prod.okid.io", alias="OKID_PORTAL_URL")
-    okid_secret_name: str = Field(default="", alias="OKID_SECRET_NAME")
+    #: Provider `name`'s credentials are the JSON secret named `<prefix><name>`.
+    provider_secret_prefix: str = Field(default="", alias="PROVIDER_SECRET_PREFIX")
+    #: The generated secret every provider's webhook path token is derived from.
     webhook_secret_name: str = Field(default="", alias="WEBHOOK_SECRET_NAME")
     return_url_allowed_hosts: str = Field(default="", alias="RETURN_URL_ALLOWED_HOSTS")
     allow_unredacted_images: bool = Field(default=False, alias="ALLOW_UNREDACTED_IMAGES")
     #: The API's public base URL (a custom domain); empty: taken from the request (the execute-api host).
     public_api_url: str = Field(default="", alias="PUBLIC_API_URL")
     review_follow_hours: int = Field(default=168, ge=1, alias="REVIEW_FOLLOW_HOURS")
+    #: The environment's other variables, for the providers' own settings (never shown: see `repr`).
+    other_variables: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
     @property
     def return_url_hosts(self) -> frozenset[str]:
@@ -44,10 +52,28 @@ class Settings(BaseModel):
             host.strip().lower() for host in self.return_url_allowed_hosts.split(",") if host.strip()
         )
 
+    def variables_of(self, provider: str) -> dict[str, str]:
+        """Provider `provider`'s variables, without their `<PROVIDER>_` prefix."""
+        prefix = provider.upper() + "_"
+        return {
+            name.removeprefix(prefix): value
+            for name, value in self.other_variables.items()
+            if name.startswith(prefix) and len(name) > len(prefix)
+        }
+
+    def secret_name_of(self, provider: str) -> str:
+        return f"{self.provider_secret_prefix}{provider}" if self.provider_secret_prefix else ""
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         known = {field.alias for field in cls.model_fields.values() if field.alias}
-        return cls.model_validate({name: value for name, value in environ.items() if name in known})
+        values: dict[str, object] = {name: value for name, value in environ.items() if name in known}
+        values["other_variables"] = {
+            name: value
+            for name, value in environ.items()
+            if name not in known and not _NOT_PROVIDER_VARIABLES.match(name)
+        }
+        return cls.model_validate(values)
 
 
 @lru_cache(maxsize=1)

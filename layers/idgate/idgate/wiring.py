@@ -4,35 +4,41 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from idgate.notify import EventPublisher, Mailer, PollStarter
-from idgate.providers import build_providers, secret_names
+from idgate.ports import Dependencies
+from idgate.providers import build_providers
 from idgate.providers.http import WEBHOOK_TIMEOUT, new_http_session
-from idgate.secrets import ProviderSecrets, WebhookTokenSecret
+from idgate.secrets import ProviderSecrets, WebhookTokens
 from idgate.service import Idgate
 from idgate.settings import Settings, get_settings
 from idgate.store import KeyStore, SessionStore
 
 
 def build_service(settings: Settings) -> Idgate:
-    credentials = ProviderSecrets(secret_names(settings), max_age_seconds=settings.secrets_max_age_seconds)
+    credentials = ProviderSecrets(settings.secret_name_of, max_age_seconds=settings.secrets_max_age_seconds)
+    # One cache per provider for the container, shared by its normal and its webhook client.
+    caches: dict[str, Any] = {}
     return Idgate(
-        sessions=SessionStore(settings.sessions_table, retention=timedelta(days=settings.retention_days)),
-        providers=build_providers(settings, credentials, new_http_session()),
-        starter=PollStarter(settings.state_machine_arn),
-        publisher=EventPublisher(settings.event_bus_name),
-        mailer=Mailer(settings.sender_email),
-        poll_interval_seconds=settings.poll_interval_seconds,
-        pin_ttl=timedelta(seconds=settings.pin_ttl_seconds),
-        pin_max_attempts=settings.pin_max_attempts,
-        checks_per_execution=settings.checks_per_execution,
-        webhook_tokens=WebhookTokenSecret(
-            settings.webhook_secret_name, max_age_seconds=settings.secrets_max_age_seconds
-        ),
-        webhook_providers=build_providers(
-            settings, credentials, new_http_session(timeout=WEBHOOK_TIMEOUT, connect_retries=0)
-        ),
-        allow_unredacted_images=settings.allow_unredacted_images,
+        Dependencies(
+            sessions=SessionStore(settings.sessions_table, retention=timedelta(days=settings.retention_days)),
+            providers=build_providers(settings, credentials, new_http_session(), caches),
+            starter=PollStarter(settings.state_machine_arn),
+            publisher=EventPublisher(settings.event_bus_name),
+            mailer=Mailer(settings.sender_email),
+            poll_interval_seconds=settings.poll_interval_seconds,
+            pin_ttl=timedelta(seconds=settings.pin_ttl_seconds),
+            pin_max_attempts=settings.pin_max_attempts,
+            checks_per_execution=settings.checks_per_execution,
+            webhook_tokens=WebhookTokens(
+                settings.webhook_secret_name, max_age_seconds=settings.secrets_max_age_seconds
+            ),
+            webhook_providers=build_providers(
+                settings, credentials, new_http_session(timeout=WEBHOOK_TIMEOUT, connect_retries=0), caches
+            ),
+            allow_unredacted_images=settings.allow_unredacted_images,
+        )
     )
 
 

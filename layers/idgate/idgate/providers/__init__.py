@@ -1,38 +1,54 @@
-"""The provider registry: adding a provider is adding its module and one line here."""
+"""The provider registry: adding a provider is adding its module and one line in PROVIDERS."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 import requests
 
-from idgate.providers.base import CredentialsReader, Provider
+from idgate.providers.base import Provider, ProviderContext
+from idgate.providers.datakeen import DatakeenProvider
 from idgate.providers.jekimo import JekimoProvider
 from idgate.providers.okid import OkidProvider
 from idgate.settings import Settings
 
+PROVIDERS: tuple[type[Provider], ...] = (
+    JekimoProvider,
+    OkidProvider,
+    DatakeenProvider,
+)
+
+#: Reads a provider's credentials (its JSON secret) by provider name.
+CredentialsReader = Callable[[str], Mapping[str, Any]]
+
+
+def provider_names() -> list[str]:
+    return [provider.name for provider in PROVIDERS]
+
 
 def build_providers(
-    settings: Settings, credentials: CredentialsReader, http: requests.Session
+    settings: Settings,
+    credentials: CredentialsReader,
+    http: requests.Session,
+    caches: MutableMapping[str, MutableMapping[str, Any]] | None = None,
 ) -> dict[str, Provider]:
-    providers: list[Provider] = [
-        JekimoProvider(
-            base_url=settings.jekimo_base_url,
-            credentials=credentials,
+    """One client per registered provider. Clients built with the same `caches` share them (the API's
+    and the webhook's clients of one container share a login token)."""
+    caches = {} if caches is None else caches
+    built: dict[str, Provider] = {}
+    for provider in PROVIDERS:
+        name = provider.name
+        context = ProviderContext(
+            name=name,
+            variables=settings.variables_of(name),
+            credentials=partial(credentials, name),
             http=http,
-            token_validity=timedelta(seconds=settings.jekimo_token_ttl_seconds),
-        ),
-        OkidProvider(
-            portal_url=settings.okid_portal_url,
-            credentials=credentials,
-            http=http,
+            cache=caches.setdefault(name, {}),
             return_url_hosts=settings.return_url_hosts,
             review_follow=timedelta(hours=settings.review_follow_hours),
-        ),
-    ]
-    return {provider.name: provider for provider in providers}
-
-
-def secret_names(settings: Settings) -> dict[str, str]:
-    """Provider name → its Secrets Manager secret (JSON)."""
-    return {"jekimo": settings.jekimo_secret_name, "okid": settings.okid_secret_name}
+        )
+        built[name] = provider.from_context(context)
+    return built

@@ -1,18 +1,72 @@
-"""The one small interface every provider client implements."""
+"""The one small interface every provider implements, and what a provider is built from.
+
+A provider is a class with a `name` and a `from_context` constructor, registered by one line in
+`idgate.providers`. The core learns everything else from the interfaces below: what a provider can
+do (webhooks, document images, a second factor, extra resources) is a capability it implements,
+never a name the core knows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+import requests
+from pydantic import BaseModel, ValidationError
 
 from idgate.domain import Session, Status
+from idgate.errors import InvalidJson, ProviderFailed
 
-#: Reads a provider's credentials (a JSON secret) by provider name.
-CredentialsReader = Callable[[str], Mapping[str, Any]]
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a provider is built from. Its settings come by a naming convention: every environment
+    variable `<NAME>_<KEY>` (e.g. `OKID_BASE_URL`) is `variables["<KEY>"]`; its credentials are the
+    JSON secret `<prefix><name>`."""
+
+    name: str
+    variables: Mapping[str, str]
+    credentials: Callable[[], Mapping[str, Any]]
+    http: requests.Session
+    #: Lives as long as the container and is shared by the provider's clients (e.g. a login token).
+    cache: MutableMapping[str, Any]
+    return_url_hosts: frozenset[str] = frozenset()
+    review_follow: timedelta = timedelta(hours=168)
+
+    def settings[M: BaseModel](self, model: type[M]) -> M:
+        """The provider's own settings model, filled from its variables (`BASE_URL` → `base_url`)."""
+        try:
+            return model.model_validate({key.lower(): value for key, value in self.variables.items()})
+        except ValidationError as exc:
+            raise ValueError(f"invalid {self.name.upper()}_* settings: {exc}") from exc
+
+    def secret(self, key: str) -> str:
+        """One string of the provider's credentials; a missing one is a refusal we cannot retry."""
+        value = self.credentials().get(key)
+        if not isinstance(value, str) or not value:
+            raise ProviderFailed(f"the {self.name} secret has no {key}", code="provider_auth_failed")
+        return value
+
+
+def allowed_return_url(url: str, hosts: frozenset[str]) -> bool:
+    """An https URL on one of the deployment's allowed hosts: an open redirect through our API would be
+    a phishing tool."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and bool(host) and not parts.username and host in hosts
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    session_id: str
+    reference: str | None
+    options: BaseModel
+    #: This deployment's webhook URL for the provider, for providers that take one per verification.
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,7 +89,8 @@ class Observation:
     risk: bool | None = None
     reasons: tuple[str, ...] = ()
     data: dict[str, Any] = field(default_factory=dict)
-    pin: int | None = None  # a second factor to email (Jekimo two-factor); never stored in clear
+    #: With AWAITING_PIN: the code the user must prove, which idgate delivers (never stored in clear).
+    second_factor_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,16 +99,37 @@ class Image:
     content_type: str
 
 
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A webhook as it arrived: header names in lower case, the body as sent (for signatures)."""
+
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (None when empty); InvalidJson when it is not JSON."""
+        try:
+            text = self.body.decode("utf-8")
+            return json.loads(text) if text.strip() else None
+        except (ValueError, RecursionError) as exc:  # deep nesting is a RecursionError
+            raise InvalidJson("the body is not valid JSON") from exc
+
+
 class Provider(Protocol):
-    name: str
-    #: True when the poll state machine must follow its sessions.
-    polled: bool
+    name: ClassVar[str]
+    #: A human name, for the demo page and listings.
+    title: ClassVar[str]
+    #: The model of the provider's `options` (its JSON schema is published by GET /v1/providers).
+    options_model: ClassVar[type[BaseModel]]
+
+    @classmethod
+    def from_context(cls, context: ProviderContext) -> Self: ...
 
     def parse_options(self, options: Mapping[str, Any], *, email: str | None) -> BaseModel:
         """Validates the provider's `options` (raises ValidationFailed)."""
         ...
 
-    def start(self, *, session_id: str, reference: str | None, options: BaseModel) -> NewVerification:
+    def start(self, request: StartRequest) -> NewVerification:
         """Starts a verification (raises ProviderFailed or ProviderUnavailable)."""
         ...
 
@@ -62,7 +138,9 @@ class Provider(Protocol):
         ...
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
-        """How long the state machine waits before the next look."""
+        """How long the follow-up waits before the next look (attempt 0: before the first). Every
+        session is followed until its deadline; for a provider that sends webhooks this is the safety
+        net for a lost one, so it may be sparse."""
         ...
 
     def follow_limit(self, status: Status) -> timedelta | None:
@@ -73,8 +151,9 @@ class Provider(Protocol):
 
 @runtime_checkable
 class WebhookProvider(Provider, Protocol):
-    def webhook_reference(self, body: Any) -> str | None:
-        """The provider reference a webhook body names (a hint: the state is re-read with our key)."""
+    def webhook_references(self, request: WebhookRequest) -> list[str]:
+        """The provider references a webhook names (a hint: the state is re-read with our credentials).
+        Empty when it names none; raises ValidationFailed for a body the provider never sends."""
         ...
 
 
@@ -82,4 +161,22 @@ class WebhookProvider(Provider, Protocol):
 class ImageProvider(Provider, Protocol):
     def image(self, session: Session, *, side: str, redacted: bool) -> Image | None:
         """The accepted document image of `side`, or None."""
+        ...
+
+
+@runtime_checkable
+class SecondFactorProvider(Provider, Protocol):
+    def second_factor_requested(self, options: BaseModel) -> bool:
+        """Whether a session with these options may ask for a code idgate delivers by email (so the
+        session's email is kept until its verdict)."""
+        ...
+
+
+@runtime_checkable
+class ResourceProvider(Provider, Protocol):
+    #: The names served at GET /v1/providers/{name}/{resource} (secret key).
+    resources: ClassVar[tuple[str, ...]]
+
+    def resource(self, name: str) -> Mapping[str, Any]:
+        """One of `resources`, read from the provider (raises ProviderFailed or ProviderUnavailable)."""
         ...

@@ -2,6 +2,7 @@
 
 Two form-encoded POSTs: `auth/gettoken` starts a login, `auth/check` is polled every 5 s until
 `OK`/`KO` or until the token's 120 s validity runs out. No webhooks exist, so sessions are polled.
+Settings: `JEKIMO_BASE_URL`, `JEKIMO_TOKEN_TTL_SECONDS`; secret `{"api_key"}`.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
 from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
-from idgate.providers.base import CredentialsReader, NewVerification, Observation
+from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
 from idgate.providers.http import json_object, send
 from idgate.qr import image_data_uri
 from idgate.validation import validation_failed
@@ -28,8 +29,18 @@ _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 class JekimoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    min_age: StrictInt | None = Field(default=None, ge=1, le=99)
-    two_factor: StrictBool = False
+    min_age: StrictInt | None = Field(
+        default=None, ge=1, le=99, description="Approve only a user at least this old."
+    )
+    two_factor: StrictBool = Field(
+        default=False, description="When Jekimo flags a risk, email the user a PIN to prove (needs email)."
+    )
+
+
+class JekimoSettings(BaseModel):
+    base_url: str = "https://www.jekimo.com/app.php/v1.1"
+    #: Jekimo documents 120 s; a setting only so that the local stack can shorten it in tests.
+    token_ttl_seconds: int = Field(default=120, ge=1)
 
 
 class _Options(JekimoOptions):
@@ -56,21 +67,32 @@ class _Check(BaseModel):
 
 
 class JekimoProvider:
-    name = "jekimo"
-    polled = True
+    name: ClassVar[str] = "jekimo"
+    title: ClassVar[str] = "Jekimo (QR code login and age check)"
+    options_model: ClassVar[type[BaseModel]] = JekimoOptions
 
     def __init__(
         self,
         *,
+        context: ProviderContext,
         base_url: str,
-        credentials: CredentialsReader,
         http: requests.Session,
         token_validity: timedelta = TOKEN_VALIDITY,
     ) -> None:
+        self._context = context
         self._base_url = base_url.rstrip("/")
         self._token_validity = token_validity
-        self._credentials = credentials
         self._http = http
+
+    @classmethod
+    def from_context(cls, context: ProviderContext) -> Self:
+        settings = context.settings(JekimoSettings)
+        return cls(
+            context=context,
+            base_url=settings.base_url,
+            http=context.http,
+            token_validity=timedelta(seconds=settings.token_ttl_seconds),
+        )
 
     def parse_options(self, options: Mapping[str, Any], *, email: str | None) -> JekimoOptions:
         try:
@@ -81,7 +103,11 @@ class JekimoProvider:
             raise ValidationFailed("email belongs at the top level of the body, not in options")
         return JekimoOptions(min_age=parsed.min_age, two_factor=parsed.two_factor)
 
-    def start(self, *, session_id: str, reference: str | None, options: BaseModel) -> NewVerification:
+    def second_factor_requested(self, options: BaseModel) -> bool:
+        return isinstance(options, JekimoOptions) and options.two_factor
+
+    def start(self, request: StartRequest) -> NewVerification:
+        options = request.options
         assert isinstance(options, JekimoOptions)
         headers = {**_FORM, "x-api-key": self._api_key(), "two-af": "true" if options.two_factor else "false"}
         if options.min_age is not None:
@@ -126,10 +152,7 @@ class JekimoProvider:
         return None
 
     def _api_key(self) -> str:
-        api_key = self._credentials(self.name).get("api_key")
-        if not isinstance(api_key, str) or not api_key:
-            raise ProviderFailed("the Jekimo secret has no api_key", code=Reason.PROVIDER_AUTH_FAILED.value)
-        return api_key
+        return self._context.secret("api_key")
 
 
 def _reason_for_error(error: object) -> Reason:
@@ -151,7 +174,8 @@ def _observation(check: _Check, session: Session) -> Observation:
             data["min_age_verified"] = min_age
         reasons = (Reason.RISK_FLAGGED.value,) if check.risk else ()
         if session.options.get("two_factor") and check.risk and check.pin:
-            return Observation(Status.AWAITING_PIN, check.status, check.risk, reasons, data, pin=check.pin)
+            code = f"{check.pin:06d}"
+            return Observation(Status.AWAITING_PIN, check.status, check.risk, reasons, data, code)
         return Observation(Status.APPROVED, check.status, check.risk, reasons, data)
     if check.status == "KO":
         return Observation(Status.DECLINED, check.status, check.risk, (Reason.PROVIDER_DECLINED.value,))

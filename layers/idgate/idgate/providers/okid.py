@@ -4,6 +4,7 @@
 read with `get-verification-details`, both on a schedule (the poll state machine) and whenever okID's
 dashboard webhook says something changed. The webhook's payload is undocumented, so it is only a hint:
 we look the verification up with our own key and trust nothing else it says.
+Settings: `OKID_BASE_URL` (the portal); secret `{"sdk_key"}`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from typing import Any, ClassVar, Literal, Self
+from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
-from idgate.providers.base import CredentialsReader, Image, NewVerification, Observation
+from idgate.providers.base import (
+    Image,
+    NewVerification,
+    Observation,
+    ProviderContext,
+    StartRequest,
+    WebhookRequest,
+    allowed_return_url,
+)
 from idgate.providers.http import json_object, send
 from idgate.validation import validation_failed
 
@@ -48,8 +57,18 @@ MAX_IMAGE_BYTES = 4 * 1024 * 1024
 class OkidOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["direct", "select"] = "direct"
-    return_url: str | None = Field(default=None, max_length=2048)
+    mode: Literal["direct", "select"] = Field(
+        default="direct", description="select: the user chooses between a QR code and this device."
+    )
+    return_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where okID sends the user at the end (https, allowed host).",
+    )
+
+
+class OkidSettings(BaseModel):
+    base_url: str = "https://verify.prod.okid.io"
 
 
 class _Generated(BaseModel):
@@ -72,23 +91,20 @@ class _Details(BaseModel):
 
 
 class OkidProvider:
-    name = "okid"
-    polled = True
+    name: ClassVar[str] = "okid"
+    title: ClassVar[str] = "okID (ID document and liveness)"
+    options_model: ClassVar[type[BaseModel]] = OkidOptions
 
-    def __init__(
-        self,
-        *,
-        portal_url: str,
-        credentials: CredentialsReader,
-        http: requests.Session,
-        return_url_hosts: frozenset[str],
-        review_follow: timedelta,
-    ) -> None:
+    def __init__(self, *, context: ProviderContext, portal_url: str) -> None:
+        self._context = context
         self._portal = portal_url.rstrip("/")
-        self._credentials = credentials
-        self._http = http
-        self._return_url_hosts = return_url_hosts
-        self._review_follow = review_follow
+        self._http = context.http
+        self._return_url_hosts = context.return_url_hosts
+        self._review_follow = context.review_follow
+
+    @classmethod
+    def from_context(cls, context: ProviderContext) -> Self:
+        return cls(context=context, portal_url=context.settings(OkidSettings).base_url)
 
     # ---- starting ----------------------------------------------------------------------------
 
@@ -97,16 +113,21 @@ class OkidProvider:
             parsed = OkidOptions.model_validate(options)
         except ValidationError as exc:
             raise validation_failed(exc, prefix=("options",)) from exc
-        if parsed.return_url is not None and not self._allowed_return_url(parsed.return_url):
+        if parsed.return_url is not None and not allowed_return_url(
+            parsed.return_url, self._return_url_hosts
+        ):
             # An open redirect through our API would be a phishing tool.
             raise ValidationFailed(
                 "options.return_url must be an https URL on an allowed host", code="return_url_not_allowed"
             )
         return parsed
 
-    def start(self, *, session_id: str, reference: str | None, options: BaseModel) -> NewVerification:
+    def start(self, request: StartRequest) -> NewVerification:
+        options = request.options
         assert isinstance(options, OkidOptions)
-        body: dict[str, Any] = {"extra_data": {"session_id": session_id, "reference": reference}}
+        body: dict[str, Any] = {
+            "extra_data": {"session_id": request.session_id, "reference": request.reference}
+        }
         if options.return_url:
             body["return_url"] = options.return_url
         answer = send(
@@ -162,9 +183,14 @@ class OkidProvider:
 
     # ---- webhooks and images -----------------------------------------------------------------
 
-    def webhook_reference(self, body: Any) -> str | None:
+    def webhook_references(self, request: WebhookRequest) -> list[str]:
         """The verification id a webhook body names, wherever it names it (breadth first, so the
-        shallowest wins); None if it names none. The search is bounded: a body is the sender's."""
+        shallowest wins); none if it names none. The search is bounded: a body is the sender's."""
+        reference = self.webhook_reference(request.json())
+        return [reference] if reference else []
+
+    def webhook_reference(self, body: Any) -> str | None:
+        """The verification id named in a parsed webhook body, or None."""
         pending: deque[Any] = deque([body])
         for _ in range(_MAX_WEBHOOK_NODES):
             if not pending:
@@ -208,9 +234,7 @@ class OkidProvider:
         return f"{self._portal}/api/{endpoint}/{quote(session.provider_ref or '', safe='')}"
 
     def _headers(self) -> dict[str, str]:
-        sdk_key = self._credentials(self.name).get("sdk_key")
-        if not isinstance(sdk_key, str) or not sdk_key:
-            raise ProviderFailed("the okID secret has no sdk_key", code=Reason.PROVIDER_AUTH_FAILED.value)
+        sdk_key = self._context.secret("sdk_key")
         return {"X-SDK-Key": sdk_key, "Content-Type": "application/json", "Accept": "application/json"}
 
     @staticmethod
@@ -224,10 +248,3 @@ class OkidProvider:
                 404: Reason.PROVIDER_NOT_FOUND,
             }.get(answer.status_code, Reason.PROVIDER_ERROR)
             raise ProviderRejected(reason, f"okID answered HTTP {answer.status_code}")
-
-    def _allowed_return_url(self, url: str) -> bool:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        return (
-            parts.scheme == "https" and bool(host) and not parts.username and host in self._return_url_hosts
-        )

@@ -1,0 +1,171 @@
+"""Following a session until it is final (one step of the poll state machine at a time), and applying
+what a look at the provider says, from a step or from a webhook."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from idgate.domain import Reason, Result, Session, Status, can_move
+from idgate.errors import ProviderRejected, ProviderUnavailable
+from idgate.finalizing import Finalizer, declined
+from idgate.follow_state import FollowState
+from idgate.ports import Dependencies
+from idgate.providers.base import Observation, Provider
+from idgate.second_factor import SecondFactor
+
+logger = Logger(service="idgate", child=True)
+
+
+class Following:
+    def __init__(self, deps: Dependencies, finalizer: Finalizer, second_factor: SecondFactor) -> None:
+        self._deps = deps
+        self._finalizer = finalizer
+        self._second_factor = second_factor
+
+    def start(self, session: Session) -> None:
+        """Starts the follow-up of a new session on its provider's schedule."""
+        interval = self._deps.poll_interval_seconds
+        provider = self._deps.providers[session.provider]
+        first_wait = provider.next_wait_seconds(session, attempt=0, base_interval=interval)
+        state = FollowState(session_id=session.id, interval_seconds=interval, wait_seconds=max(1, first_wait))
+        self._deps.starter.start(state)
+
+    def poll(self, state: FollowState) -> FollowState:
+        """One step: look at the provider once, record what changed, and say how long to wait before the
+        next step, or that the session is done.
+
+        A follow-up that outlives `checks_per_execution` steps (days of manual review) continues in a
+        new execution, since Step Functions ends one at 25,000 history events."""
+        step = self._step(state).model_copy(update={"execution_checks": state.execution_checks + 1})
+        if step.done or step.execution_checks < self._deps.checks_per_execution:
+            return step
+        successor = step.model_copy(update={"generation": step.generation + 1, "execution_checks": 0})
+        self._deps.starter.start(successor)
+        logger.info("the follow-up continues in a new execution", generation=successor.generation)
+        return step.model_copy(update={"done": True})
+
+    def _step(self, state: FollowState) -> FollowState:
+        attempt = state.attempt + 1
+        done = state.model_copy(update={"attempt": attempt, "done": True})
+        session = self._deps.sessions.get(state.session_id)
+        if session is None:
+            logger.warning("poll for an unknown session", session_id=state.session_id)
+            return done
+        if session.status.is_final:
+            self._finalizer.ensure_event(session)
+            return done
+        provider = self._deps.providers[session.provider]
+        now = self._deps.clock()
+        interval = state.interval_seconds
+
+        def waiting(seconds: int) -> FollowState:
+            return state.model_copy(
+                update={"attempt": attempt, "done": False, "wait_seconds": max(1, seconds)}
+            )
+
+        if session.status is Status.AWAITING_PIN:
+            if session.pin_deadline and now >= session.pin_deadline:
+                self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED), strict=True)
+                return done
+            return waiting(_seconds_until(session.pin_deadline, now, fallback=interval))
+        if now >= session.expires_at:
+            if not self._last_look(provider, session):
+                self._finalizer.finalize(session, _deadline_result(session), strict=True)
+            return done
+        try:
+            observation = provider.observe(session)
+        except ProviderUnavailable as exc:
+            logger.warning(
+                "provider unreachable", session_id=session.id, provider=provider.name, reason=exc.reason
+            )
+            self._deps.sessions.update_open(session.id, now=now, fields={"last_poll_error": exc.reason})
+            raise
+        except ProviderRejected as exc:
+            logger.warning(
+                "provider refused", session_id=session.id, provider=provider.name, reason=exc.reason
+            )
+            self._finalizer.error(session, exc.reason, strict=True)
+            return done
+        current = self.apply(session, observation, strict=True)
+        if current.status.is_final:
+            return done
+        if current.status is Status.AWAITING_PIN:
+            return waiting(_seconds_until(current.pin_deadline, now, fallback=interval))
+        wait = provider.next_wait_seconds(current, attempt=attempt, base_interval=interval)
+        return waiting(min(wait, _seconds_until(current.expires_at, now, fallback=wait)))
+
+    def abort(self, session_id: str) -> None:
+        """The state machine gave up on a step: the session ends in `error` rather than hanging."""
+        session = self._deps.sessions.get(session_id)
+        if session is not None and not session.status.is_final:
+            logger.error("following the session failed", session_id=session.id)
+            self._finalizer.error(session, Reason.INTERNAL_ERROR, strict=True)
+        elif session is not None:
+            self._finalizer.ensure_event(session)
+
+    def apply(self, session: Session, observation: Observation, *, strict: bool = False) -> Session:
+        """Records what the provider says, if it moves the session forward; otherwise changes nothing."""
+        deps = self._deps
+        now = deps.clock()
+        target = observation.status
+        if not can_move(session.status, target):
+            # The same status again, or an older one arriving late: nothing to record but recovery.
+            if session.last_poll_error and not session.status.is_final:
+                deps.sessions.update_open(session.id, now=now, fields={"last_poll_error": None})
+            return session
+        result = Result(
+            decision=target,
+            provider_status=observation.provider_status,
+            risk=observation.risk,
+            reasons=list(observation.reasons),
+            data=observation.data,
+        )
+        if target.is_final:
+            self._finalizer.finalize(session, result, strict=strict)
+        elif target is Status.AWAITING_PIN:
+            approved = result.model_copy(update={"decision": Status.APPROVED})
+            self._second_factor.await_code(session, observation, approved, now)
+        else:
+            fields: dict[str, Any] = {"last_poll_error": None, "result": result.model_dump(mode="json")}
+            limit = deps.providers[session.provider].follow_limit(target)
+            if limit is not None:
+                # Past the verification's own expiry, a decision under way is still followed, for a while.
+                fields["expires_at"] = max(session.expires_at, now + limit).isoformat()
+            deps.sessions.advance(session.id, target, now=now, fields=fields)
+        return deps.sessions.get(session.id) or session
+
+    def _last_look(self, provider: Provider, session: Session) -> bool:
+        """At the deadline, one more look: a verdict the user gave just before it (its webhook lost)
+        must not be turned into `expired`. True when that look found a final status."""
+        try:
+            observation = provider.observe(session)
+        except ProviderUnavailable as exc:
+            session.last_poll_error = exc.reason
+            return False
+        except ProviderRejected:
+            return False  # e.g. Jekimo's token is no longer valid: nothing more to learn
+        if not observation.status.is_final:
+            return False
+        return self.apply(session, observation, strict=True).status.is_final
+
+
+def _deadline_result(session: Session) -> Result:
+    """What a session becomes when its deadline passes with no verdict."""
+    if session.status in (Status.REVIEW, Status.PROCESSING):
+        provider_status = session.result.provider_status if session.result else None
+        return Result(
+            decision=Status.EXPIRED, provider_status=provider_status, reasons=[Reason.REVIEW_TIMEOUT]
+        )
+    if session.last_poll_error:
+        return Result(decision=Status.ERROR, reasons=[session.last_poll_error])
+    return Result(decision=Status.EXPIRED, reasons=[Reason.VERIFICATION_EXPIRED])
+
+
+def _seconds_until(moment: datetime | None, now: datetime, *, fallback: int) -> int:
+    if moment is None:
+        return fallback
+    return max(1, math.ceil((moment - now).total_seconds()))

@@ -1,0 +1,30 @@
+"""Who may read a session: the secret key of its client, or the holder of its client secret."""
+
+from __future__ import annotations
+
+import re
+
+from idgate.api import Caller
+from idgate.domain import Session
+from idgate.errors import NotFound
+from idgate.repository import SessionRepository
+from idgate.secrets_util import same_secret
+
+#: What new_id("ses") makes; anything else is no session (and is never sent to the table).
+SESSION_ID = re.compile(r"ses_[A-Za-z0-9_-]{16,64}")
+
+
+def may_read(caller: Caller, session: Session, client_secret: str | None) -> bool:
+    if caller.is_secret_key and caller.client_id == session.client_id:
+        return True
+    return bool(client_secret) and same_secret(str(client_secret), session.client_secret_hash)
+
+
+def readable_session(
+    sessions: SessionRepository, caller: Caller, session_id: str, client_secret: str | None
+) -> Session:
+    session = sessions.get(session_id) if SESSION_ID.fullmatch(session_id) else None
+    if session is None or not may_read(caller, session, client_secret):
+        # The same answer for "no such session" and "not yours": ids cannot be probed.
+        raise NotFound("no such session", code="session_not_found")
+    return session

@@ -1,0 +1,162 @@
+"""Starting a verification and reading it: sessions, their document images, the provider catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from idgate.api import Caller, CreateSessionRequest
+from idgate.domain import Reason, Session, Status
+from idgate.errors import (
+    Forbidden,
+    NotFound,
+    ProviderFailed,
+    ProviderRejected,
+    ProviderUnavailable,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from idgate.finalizing import Finalizer
+from idgate.following import Following
+from idgate.ports import Dependencies
+from idgate.providers.base import Image, ImageProvider, ResourceProvider, SecondFactorProvider, StartRequest
+from idgate.qr import qr_data_uri
+from idgate.secrets_util import new_id, sha256_hex
+from idgate.session_access import readable_session
+from idgate.validation import validation_failed
+from idgate.webhooks import Webhooks
+
+logger = Logger(service="idgate", child=True)
+
+
+class Sessions:
+    def __init__(
+        self, deps: Dependencies, finalizer: Finalizer, following: Following, webhooks: Webhooks
+    ) -> None:
+        self._deps = deps
+        self._finalizer = finalizer
+        self._following = following
+        self._webhooks = webhooks
+
+    def create(
+        self, caller: Caller, body: Mapping[str, Any], *, api_base_url: str = ""
+    ) -> tuple[Session, str, str]:
+        """Starts a verification. Returns the session, its client secret (shown once) and a QR code."""
+        deps = self._deps
+        if caller.kind == "client_secret" or not caller.client_id:
+            raise Forbidden("creating a session needs an API key", code="api_key_required")
+        try:
+            request = CreateSessionRequest.model_validate(body)
+        except ValidationError as exc:
+            raise validation_failed(exc) from exc
+        provider = deps.providers.get(request.provider)
+        if provider is None:
+            raise ValidationFailed(
+                f"unknown provider {request.provider!r}; known: {', '.join(sorted(deps.providers))}",
+                code="unknown_provider",
+            )
+        options = provider.parse_options(request.options, email=request.email)
+        session_id = new_id("ses")
+        webhook_url = self._webhooks.url_for(provider.name, api_base_url) if api_base_url else None
+        start = StartRequest(session_id, request.reference, options, webhook_url)
+        try:
+            started = provider.start(start)
+        except ProviderUnavailable as exc:
+            logger.warning("provider unreachable at start", provider=provider.name, reason=exc.reason)
+            raise ProviderFailed(
+                f"{provider.name} could not be reached", code="provider_unavailable"
+            ) from exc
+        now = deps.clock()
+        client_secret = new_id("cs", 24)
+        keeps_email = isinstance(provider, SecondFactorProvider) and provider.second_factor_requested(options)
+        session = Session(
+            id=session_id,
+            client_id=caller.client_id,
+            provider=provider.name,
+            status=Status.PENDING,
+            created_at=now,
+            updated_at=now,
+            expires_at=started.expires_at,
+            client_secret_hash=sha256_hex(client_secret),
+            reference=request.reference,
+            # The email is personal data: kept only for the feature that needs it, until the verdict.
+            email=request.email if keeps_email else None,
+            # Options a provider marks `exclude` (personal data it only passes on) are never stored.
+            options=options.model_dump(mode="json", exclude_none=True),
+            provider_ref=started.provider_ref,
+            provider_token=started.provider_token,
+            verification_url=started.verification_url,
+        )
+        deps.sessions.add(session)
+        logger.info(
+            "session created", session_id=session.id, provider=provider.name, client_id=caller.client_id
+        )
+        try:
+            self._following.start(session)
+        except Exception as exc:
+            logger.exception("could not start following the session", session_id=session.id)
+            self._finalizer.error(session, Reason.INTERNAL_ERROR)
+            raise ServiceUnavailable("the session could not be followed; try again") from exc
+        return session, client_secret, started.qr_image or qr_data_uri(started.verification_url)
+
+    def get(self, caller: Caller, session_id: str, client_secret: str | None) -> Session:
+        return readable_session(self._deps.sessions, caller, session_id, client_secret)
+
+    def image(self, caller: Caller, session_id: str, side: str, *, redacted: bool) -> Image:
+        """A document image of the session, fetched from the provider and passed through, never stored."""
+        if not caller.is_secret_key:
+            raise Forbidden("document images need a secret key", code="secret_key_required")
+        session = self.get(caller, session_id, None)
+        provider = self._deps.providers.get(session.provider)
+        if side not in ("front", "back") or not isinstance(provider, ImageProvider):
+            raise NotFound("no such image", code="image_not_found")
+        if not redacted and not self._deps.allow_unredacted_images:
+            raise Forbidden(
+                "unredacted images are disabled (AllowUnredactedImages)", code="unredacted_images_disabled"
+            )
+        try:
+            image = provider.image(session, side=side, redacted=redacted)
+        except ProviderUnavailable as exc:
+            raise ProviderFailed(
+                f"{provider.name} could not be reached", code="provider_unavailable"
+            ) from exc
+        except ProviderRejected as exc:
+            if exc.reason == Reason.PROVIDER_NOT_FOUND:
+                raise NotFound("no such image", code="image_not_found") from exc
+            raise ProviderFailed(f"{provider.name} refused the image", code=exc.reason) from exc
+        if image is None:
+            raise NotFound("no such image", code="image_not_found")
+        logger.info("image passed through", session_id=session.id, side=side, redacted=redacted)
+        return image
+
+    def catalogue(self) -> dict[str, Any]:
+        """The providers this deployment offers, with the JSON schema of each one's options."""
+        return {
+            "providers": [
+                {
+                    "name": provider.name,
+                    "title": provider.title,
+                    # The session's email is used (for a second factor) only by such providers.
+                    "uses_email": isinstance(provider, SecondFactorProvider),
+                    "options": provider.options_model.model_json_schema(),
+                }
+                for provider in self._deps.providers.values()
+            ]
+        }
+
+    def resource(self, caller: Caller, provider_name: str, resource: str) -> Mapping[str, Any]:
+        """A provider's own listing (e.g. Datakeen's templates), read with our credentials."""
+        if not caller.is_secret_key:
+            raise Forbidden("provider resources need a secret key", code="secret_key_required")
+        provider = self._deps.providers.get(provider_name)
+        if not isinstance(provider, ResourceProvider) or resource not in provider.resources:
+            raise NotFound("no such provider resource", code="resource_not_found")
+        try:
+            return provider.resource(resource)
+        except ProviderUnavailable as exc:
+            raise ProviderFailed(
+                f"{provider.name} could not be reached", code="provider_unavailable"
+            ) from exc
