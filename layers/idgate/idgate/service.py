@@ -26,8 +26,8 @@ from idgate.errors import (
 )
 from idgate.providers.base import Image, ImageProvider, Observation, Provider, WebhookProvider
 from idgate.qr import qr_data_uri
+from idgate.repository import SessionRepository
 from idgate.secrets_util import hash_pin, new_id, pin_matches, same_secret, sha256_hex
-from idgate.store import SessionStore
 from idgate.validation import validation_failed
 
 logger = Logger(service="idgate", child=True)
@@ -72,7 +72,7 @@ class Idgate:
     def __init__(
         self,
         *,
-        sessions: SessionStore,
+        sessions: SessionRepository,
         providers: Mapping[str, Provider],
         starter: Starter,
         publisher: Publisher,
