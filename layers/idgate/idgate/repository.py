@@ -9,8 +9,8 @@ Errors are DynamoDB's, whatever the implementation, so that callers handle one k
 `ConditionalCheckFailedException` (only from `add`: every other conditional method answers a refused
 write with False or None) or `ValidationException` (a request DynamoDB refuses whatever the data: an
 empty session id or provider reference, an empty `provider`/`provider_ref`, an attribute both set and
-removed, a write to `pk`). Values that DynamoDB cannot hold (a float, a datetime) raise boto3's
-TypeError before anything is written.
+removed, a write to `pk`). A value DynamoDB cannot hold (a datetime, say: write its ISO string)
+raises boto3's TypeError before anything is written.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class SessionRepository(Protocol):
         """The session that `provider` knows as `provider_ref` (read through `get`), or None. Sessions
         stored without a `provider_ref` are never found. If several sessions share the pair, which one
         is found is unspecified. On DynamoDB the index behind it is eventually consistent: a session
-        added a moment ago may not be found yet. An empty `provider_ref` raises ClientError
-        `ValidationException`."""
+        added a moment ago may not be found yet. An empty `provider` or `provider_ref` raises
+        ClientError `ValidationException`."""
         ...
 
     def advance(
@@ -79,7 +79,8 @@ class SessionRepository(Protocol):
         them. A non-final target whose `fields` hold `expires_at` (an ISO string) moves `expires_ttl` to
         that moment + retention, so a session followed for longer is not removed while open. A final
         target sets `finalized_at` (now) and `expires_ttl` (now + retention, over any given) and removes
-        `OPEN_ONLY_FIELDS`; naming one of those in `fields` is then a ClientError `ValidationException`."""
+        `OPEN_ONLY_FIELDS`. An attribute both in `fields` and removed (by `remove`, or as one of
+        `OPEN_ONLY_FIELDS` by a final target) is a ClientError `ValidationException`, nothing written."""
         ...
 
     def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:
