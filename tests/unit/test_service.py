@@ -1,16 +1,14 @@
 """The use cases with fakes for everything outside (provider, Step Functions, EventBridge, SES) and the
-real store on a moto table built from the template; a clock the tests move."""
+in-memory session store (held to the DynamoDB store by the repository contract tests); a clock the
+tests move. No moto: these run in milliseconds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-import boto3
 import pytest
-from moto import mock_aws
 from pydantic import BaseModel
 
 from idgate.api import Caller
@@ -20,8 +18,7 @@ from idgate.follow_state import FollowState
 from idgate.ports import Dependencies
 from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
 from idgate.service import Idgate
-from idgate.store import SessionStore
-from tests.support.tables import create_template_tables
+from tests.support.memory_store import fresh_session_store
 
 CALLER = Caller(kind="secret", client_id="shop")
 
@@ -98,36 +95,24 @@ class Outside:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Idgate, FakeProvider, Outside, Clock]]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        tables = create_template_tables(boto3.client("dynamodb"))
-        clock, provider, outside = Clock(), FakeProvider(), Outside()
-        store = SessionStore(
-            tables["SessionsTable"], retention=timedelta(days=30), dynamodb=boto3.resource("dynamodb")
+def world() -> tuple[Idgate, FakeProvider, Outside, Clock]:
+    clock, provider, outside = Clock(), FakeProvider(), Outside()
+    service = Idgate(
+        Dependencies(
+            sessions=fresh_session_store(),
+            providers={"fake": provider},
+            starter=outside,
+            publisher=outside,
+            mailer=outside,
+            poll_interval_seconds=5,
+            pin_ttl=timedelta(minutes=10),
+            pin_max_attempts=5,
+            checks_per_execution=4,
+            clock=clock,
+            sleep=lambda seconds: None,
         )
-        service = Idgate(
-            Dependencies(
-                sessions=store,
-                providers={"fake": provider},
-                starter=outside,
-                publisher=outside,
-                mailer=outside,
-                poll_interval_seconds=5,
-                pin_ttl=timedelta(minutes=10),
-                pin_max_attempts=5,
-                checks_per_execution=4,
-                clock=clock,
-                sleep=lambda seconds: None,
-            )
-        )
-        yield service, provider, outside, clock
+    )
+    return service, provider, outside, clock
 
 
 def new_session(service: Idgate) -> Session:

@@ -8,6 +8,7 @@ triggers (polls, webhooks, PIN submissions) arrives.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from idgate.domain import FINAL_STATUSES, Session, Status, statuses_before
+from idgate.repository import OPEN_ONLY_FIELDS
 
 PROVIDER_REF_INDEX = "by_provider_ref"
 
@@ -49,7 +51,69 @@ def _is_condition_failure(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
+# What each write of a session stores is computed here, apart from the table calls, so that the
+# in-memory repository of the tests (tests/support/memory_store.py) stores exactly the same.
+
+
+def session_item(session: Session, *, retention: timedelta) -> dict[str, Any]:
+    """The item `add` writes: the session in JSON mode (floats as Decimal), `pk` and `expires_ttl`."""
+    item: dict[str, Any] = _to_dynamo(session.model_dump(mode="json", exclude_none=True))
+    item["pk"] = session.id
+    item["expires_ttl"] = epoch(session.expires_at + retention)
+    return item
+
+
+def session_from_item(item: Mapping[str, Any]) -> Session:
+    return Session.model_validate(_from_dynamo(dict(item)))
+
+
+@dataclass(frozen=True)
+class SessionUpdate:
+    """One conditional update: the attributes it sets (ready for DynamoDB) and removes, applied only
+    if the session exists and is in one of the `allowed` statuses (none: it never applies)."""
+
+    values: dict[str, Any]
+    removed: list[str]
+    allowed: list[Status]
+
+
+def advance_update(
+    target: Status,
+    *,
+    now: datetime,
+    fields: Mapping[str, Any] | None,
+    remove: Iterable[str],
+    retention: timedelta,
+) -> SessionUpdate:
+    values: dict[str, Any] = {"status": target.value, "updated_at": now.isoformat(), **(fields or {})}
+    removed = list(remove)
+    if "expires_at" in values and target not in FINAL_STATUSES:
+        # A session followed for longer (PIN, review) must not be removed while it is still open.
+        values["expires_ttl"] = epoch(datetime.fromisoformat(values["expires_at"]) + retention)
+    if target in FINAL_STATUSES:
+        values["finalized_at"] = now.isoformat()
+        values["expires_ttl"] = epoch(now + retention)
+        removed += OPEN_ONLY_FIELDS
+    return _update_of(values, removed, allowed=statuses_before(target))
+
+
+def open_update(*, now: datetime, fields: Mapping[str, Any]) -> SessionUpdate:
+    values = {"updated_at": now.isoformat(), **fields}
+    open_statuses = [status for status in Status if status not in FINAL_STATUSES]
+    return _update_of(values, [], allowed=open_statuses)
+
+
+def _update_of(values: Mapping[str, Any], removed: list[str], *, allowed: list[Status]) -> SessionUpdate:
+    return SessionUpdate(
+        values={name: _to_dynamo(value) for name, value in values.items()},
+        removed=list(dict.fromkeys(removed)),
+        allowed=allowed,
+    )
+
+
 class SessionStore:
+    """The sessions on DynamoDB: the `SessionRepository` of idgate.repository, which states the contract."""
+
     def __init__(self, table_name: str, *, retention: timedelta, dynamodb: Any = None) -> None:
         self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
         self._retention = retention
@@ -57,14 +121,12 @@ class SessionStore:
     def add(self, session: Session) -> None:
         """Stores a new session. Its TTL already counts from its expiry, so that it is removed even if it
         never reaches a final status."""
-        item = _to_dynamo(session.model_dump(mode="json", exclude_none=True))
-        item["pk"] = session.id
-        item["expires_ttl"] = epoch(session.expires_at + self._retention)
+        item = session_item(session, retention=self._retention)
         self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def get(self, session_id: str) -> Session | None:
         item = self._table.get_item(Key={"pk": session_id}, ConsistentRead=True).get("Item")
-        return Session.model_validate(_from_dynamo(item)) if item else None
+        return session_from_item(item) if item else None
 
     def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:
         answer = self._table.query(
@@ -86,24 +148,12 @@ class SessionStore:
     ) -> bool:
         """Moves the session to `target` if its current status may move there. False when it may not
         (it is already there, further on, or final): the caller lost a race and must change nothing."""
-        values: dict[str, Any] = {"status": target.value, "updated_at": now.isoformat(), **(fields or {})}
-        removed = list(remove)
-        if "expires_at" in values and target not in FINAL_STATUSES:
-            # A session followed for longer (PIN, review) must not be removed while it is still open.
-            values["expires_ttl"] = epoch(datetime.fromisoformat(values["expires_at"]) + self._retention)
-        if target in FINAL_STATUSES:
-            values["finalized_at"] = now.isoformat()
-            values["expires_ttl"] = epoch(now + self._retention)
-            # What only an open session needs is personal data or a secret (Jekimo's login URL holds its
-            # token): it goes with the verdict.
-            removed += ["email", "provider_token", "verification_url", "pin_hash", "pin_deadline"]
-        return self._update(session_id, values, removed, allowed=statuses_before(target))
+        update = advance_update(target, now=now, fields=fields, remove=remove, retention=self._retention)
+        return self._update(session_id, update)
 
     def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:
         """Book-keeping on a session that is not final yet (never changes its status)."""
-        values = {"updated_at": now.isoformat(), **fields}
-        open_statuses = [status for status in Status if status not in FINAL_STATUSES]
-        return self._update(session_id, values, [], allowed=open_statuses)
+        return self._update(session_id, open_update(now=now, fields=fields))
 
     def count_pin_attempt(self, session_id: str, *, max_attempts: int) -> int | None:
         """Counts one PIN try atomically, before the PIN is compared, so parallel guesses cannot exceed
@@ -162,38 +212,30 @@ class SessionStore:
             ExpressionAttributeValues={":true": True},
         )
 
-    def _update(
-        self,
-        session_id: str,
-        values: Mapping[str, Any],
-        removed: list[str],
-        *,
-        allowed: list[Status],
-    ) -> bool:
+    def _update(self, session_id: str, update: SessionUpdate) -> bool:
         names = {"#status": "status"}
         expression_values: dict[str, Any] = {}
         assignments = []
-        for index, (name, value) in enumerate(values.items()):
+        for index, (name, value) in enumerate(update.values.items()):
             names[f"#f{index}"] = name
-            expression_values[f":v{index}"] = _to_dynamo(value)
+            expression_values[f":v{index}"] = value
             assignments.append(f"#f{index} = :v{index}")
-        update = "SET " + ", ".join(assignments)
-        unique_removed = list(dict.fromkeys(removed))
-        if unique_removed:
-            for index, name in enumerate(unique_removed):
+        expression = "SET " + ", ".join(assignments)
+        if update.removed:
+            for index, name in enumerate(update.removed):
                 names[f"#r{index}"] = name
-            update += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(unique_removed)))
-        if not allowed:
+            expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(update.removed)))
+        if not update.allowed:
             return False  # no status may move there (pending): nothing to write
         placeholders = []
-        for index, status in enumerate(allowed):
+        for index, status in enumerate(update.allowed):
             expression_values[f":s{index}"] = status.value
             placeholders.append(f":s{index}")
         condition = f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
         try:
             self._table.update_item(
                 Key={"pk": session_id},
-                UpdateExpression=update,
+                UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=expression_values,

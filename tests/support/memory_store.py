@@ -1,0 +1,237 @@
+"""An in-memory `SessionRepository` (idgate.repository), for tests of the use cases that need neither
+DynamoDB nor moto: `Idgate(sessions=fresh_session_store(), ...)`.
+
+It is a faithful fake, held to SessionStore by tests/unit/test_session_repository_contract.py: it
+stores the very items SessionStore writes (idgate.store computes them for both), in DynamoDB's typed
+form (boto3's serializer, so a value DynamoDB cannot hold fails the same way), evaluates the same
+conditions as DynamoDB does (comparisons only between values of one type; ISO strings compared as
+strings), and answers with the same values and errors. Every operation holds one lock, as DynamoDB
+serializes the writes to an item, so conditional writes race as they would there.
+
+Where moto departs from DynamoDB it follows DynamoDB: a request that names an attribute both set and
+removed, or sets `pk`, or uses an empty id, is refused before its condition is evaluated; an update
+that would leave an empty or non-string `provider`/`provider_ref` (the index keys) is refused; a
+REMOVE-only update of an unknown id creates nothing. Not modelled: the 400 KB item size limit, and the
+index's eventual consistency (an added session is found at once).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from idgate.domain import Session, Status
+from idgate.store import SessionUpdate, advance_update, open_update, session_from_item, session_item
+
+KEY = "pk"
+INDEX_KEYS = ("provider", "provider_ref")
+DEFAULT_RETENTION = timedelta(days=30)
+
+#: An item in DynamoDB's typed form: attribute name → {"S": ...} / {"N": ...} / {"BOOL": ...} / ...
+Item = dict[str, dict[str, Any]]
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def fresh_session_store(retention: timedelta = DEFAULT_RETENTION) -> InMemorySessionStore:
+    """An empty store, to pass as `Idgate(sessions=...)`."""
+    return InMemorySessionStore(retention=retention)
+
+
+def client_error(code: str, message: str, operation: str) -> ClientError:
+    """The error boto3 raises when DynamoDB answers `code`."""
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def _condition_failed(operation: str) -> ClientError:
+    return client_error("ConditionalCheckFailedException", "The conditional request failed", operation)
+
+
+def _invalid(message: str, operation: str) -> ClientError:
+    return client_error("ValidationException", message, operation)
+
+
+def _check_key(value: str, name: str, operation: str) -> None:
+    if value == "":
+        raise _invalid(
+            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot"
+            f" contain an empty string value. Key: {name}",
+            operation,
+        )
+
+
+def _check_index_keys(item: Item, operation: str) -> None:
+    for name in INDEX_KEYS:
+        value = item.get(name)
+        if value is not None and value.get("S", "") == "":  # an empty string, or not a string
+            raise _invalid(
+                "One or more parameter values are not valid. A value specified for a secondary index key"
+                f" is not supported. IndexName: by_provider_ref, IndexKey: {name}",
+                operation,
+            )
+
+
+def _serialized(values: Mapping[str, Any]) -> Item:
+    return {name: _serializer.serialize(value) for name, value in values.items()}
+
+
+def _less_than(stored: dict[str, Any] | None, value: dict[str, Any]) -> bool:
+    """DynamoDB's `a < b`: false when `a` is missing or of another type than `b`."""
+    if stored is None or stored.keys() != value.keys():
+        return False
+    if "N" in value:
+        return Decimal(stored["N"]) < Decimal(value["N"])
+    if "S" in value:
+        return bool(stored["S"] < value["S"])
+    return False
+
+
+class InMemorySessionStore:
+    """The SessionRepository in a dict, with DynamoDB's semantics (see the module's docstring)."""
+
+    def __init__(self, *, retention: timedelta = DEFAULT_RETENTION) -> None:
+        self._retention = retention
+        self._items: dict[str, Item] = {}
+        self._lock = threading.Lock()
+
+    # ---- the SessionRepository ----------------------------------------------------------------
+
+    def add(self, session: Session) -> None:
+        item = _serialized(session_item(session, retention=self._retention))
+        _check_key(session.id, KEY, "PutItem")
+        _check_index_keys(item, "PutItem")
+        with self._lock:
+            if session.id in self._items:
+                raise _condition_failed("PutItem")
+            self._items[session.id] = item
+
+    def get(self, session_id: str) -> Session | None:
+        item = self.stored_item(session_id, operation="GetItem")
+        return session_from_item(item) if item is not None else None
+
+    def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:
+        _check_key(provider, "provider", "Query")
+        _check_key(provider_ref, "provider_ref", "Query")
+        wanted = {"provider": {"S": provider}, "provider_ref": {"S": provider_ref}}
+        with self._lock:
+            found = next(
+                (
+                    session_id
+                    for session_id, item in self._items.items()
+                    if all(item.get(name) == value for name, value in wanted.items())
+                ),
+                None,
+            )
+        # Two requests, as on DynamoDB: the index gives the id, then the session is read.
+        return self.get(found) if found is not None else None
+
+    def advance(
+        self,
+        session_id: str,
+        target: Status,
+        *,
+        now: datetime,
+        fields: Mapping[str, Any] | None = None,
+        remove: Iterable[str] = (),
+    ) -> bool:
+        update = advance_update(target, now=now, fields=fields, remove=remove, retention=self._retention)
+        return self._update(session_id, update)
+
+    def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:
+        return self._update(session_id, open_update(now=now, fields=fields))
+
+    def count_pin_attempt(self, session_id: str, *, max_attempts: int) -> int | None:
+        limit = _serializer.serialize(max_attempts)
+        _check_key(session_id, KEY, "UpdateItem")
+        with self._lock:
+            item = self._items.get(session_id)
+            if (
+                item is None
+                or item.get("status") != {"S": Status.AWAITING_PIN.value}
+                or ("pin_attempts" in item and not _less_than(item["pin_attempts"], limit))
+            ):
+                return None
+            count = Decimal(item.get("pin_attempts", {"N": "0"})["N"]) + 1
+            self._items[session_id] = {**item, "pin_attempts": _serializer.serialize(count)}
+        return int(count)
+
+    def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
+        stale = _serializer.serialize((now - stale_after).isoformat())
+        _check_key(session_id, KEY, "UpdateItem")
+        with self._lock:
+            item = self._items.get(session_id)
+            if (
+                item is None
+                or "finalized_at" not in item
+                or item.get("event_published") == {"BOOL": True}
+                or ("event_claimed_at" in item and not _less_than(item["event_claimed_at"], stale))
+            ):
+                return False
+            self._items[session_id] = {**item, "event_claimed_at": _serializer.serialize(now.isoformat())}
+        return True
+
+    def release_event_claim(self, session_id: str) -> None:
+        _check_key(session_id, KEY, "UpdateItem")
+        with self._lock:
+            item = self._items.get(session_id)
+            # A REMOVE alone creates no item on DynamoDB (moto would create one holding only `pk`).
+            if item is not None:
+                self._items[session_id] = {
+                    name: value for name, value in item.items() if name != "event_claimed_at"
+                }
+
+    def mark_event_published(self, session_id: str) -> None:
+        _check_key(session_id, KEY, "UpdateItem")
+        with self._lock:
+            # Unconditional SET: on an unknown id, DynamoDB creates an item of the key and the flag.
+            item = self._items.get(session_id, {KEY: {"S": session_id}})
+            self._items[session_id] = {**item, "event_published": {"BOOL": True}}
+
+    # ---- for tests ----------------------------------------------------------------------------
+
+    def stored_item(self, session_id: str, *, operation: str = "GetItem") -> dict[str, Any] | None:
+        """The item as boto3's DynamoDB resource would return it (numbers as Decimal), or None."""
+        _check_key(session_id, KEY, operation)
+        with self._lock:
+            item = self._items.get(session_id)
+            return {name: _deserializer.deserialize(value) for name, value in item.items()} if item else None
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _update(self, session_id: str, update: SessionUpdate) -> bool:
+        if not update.allowed:
+            return False  # SessionStore sends nothing: no status may move there
+        values = _serialized(update.values)
+        _check_key(session_id, KEY, "UpdateItem")
+        written = [*update.values, *update.removed]
+        if KEY in written:
+            raise _invalid(
+                "One or more parameter values were invalid: Cannot update attribute pk. This attribute is"
+                " part of the key",
+                "UpdateItem",
+            )
+        overlapping = sorted({name for name in written if written.count(name) > 1})
+        if overlapping:
+            raise _invalid(
+                "Invalid UpdateExpression: Two document paths overlap with each other; must remove or"
+                f" rewrite one of these paths; paths: {overlapping}",
+                "UpdateItem",
+            )
+        allowed = [{"S": status.value} for status in update.allowed]
+        with self._lock:
+            item = self._items.get(session_id)
+            if item is None or item.get("status") not in allowed:
+                return False
+            changed = {
+                name: value for name, value in {**item, **values}.items() if name not in update.removed
+            }
+            _check_index_keys(changed, "UpdateItem")
+            self._items[session_id] = changed
+        return True
