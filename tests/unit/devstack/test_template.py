@@ -29,6 +29,7 @@ Conditions:
   IsProd: !Equals [!Ref Stage, prod]
 Globals:
   Function:
+    Runtime: python3.12
     Timeout: 9
     Environment:
       Variables:
@@ -244,7 +245,7 @@ def test_the_real_template_gives_every_view() -> None:
     assert {a.function for a in api.authorizers.values()} <= set(functions)
     assert all(f.code_uri.is_dir() for f in functions.values())
     for table in template.tables().values():  # verbatim, so tables built from here match the template
-        assert table.properties == template.resources[table.logical_id]["Properties"]
+        assert table.properties == template.document["Resources"][table.logical_id]["Properties"]
     for machine in template.state_machines().values():
         assert "${" not in machine.definition
         json.loads(machine.definition)
