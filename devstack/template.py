@@ -1,74 +1,54 @@
-"""Read the SAM template: CloudFormation short tags as data, typed views, and a resolver of intrinsics.
+"""The SAM template as the local stack serves it: the real SAM transform, then typed views of its output.
 
-Everything devstack builds comes from here, so a function, route, table or secret added to template.yaml is
-picked up with no change to devstack. Views take a `Resolver`: local physical names and ARNs, parameters.
+template.yaml goes through the SAM transform (devstack.sam): Globals, HttpApi events and the implicit API,
+authorizers, CORS, IAM roles all come out as plain CloudFormation, and the views below read that. So a
+function, route, table or secret added to template.yaml is picked up with no change to devstack. Views take a
+`Resolver` (devstack.cfn): parameter values, local physical names and ARNs.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from devstack.cfn import (
+    EMAIL_IDENTITY_TYPE,
+    FUNCTION_TYPE,
+    LAYER_TYPE,
+    LOCAL_ACCOUNT,
+    LOCAL_REGION,
+    LOCAL_STACK_NAME,
+    SECRET_TYPE,
+    STATE_MACHINE_TYPE,
+    TABLE_TYPE,
+    CfnLoader,
+    Parameter,
+    Resolver,
+    env_string,
+    param_str,
+)
+from devstack.sam import LOCAL_BUCKET, sam_transform
+
+__all__ = [
+    "DEFAULT_TEMPLATE", "LOCAL_ACCOUNT", "LOCAL_REGION", "LOCAL_STACK_NAME", "REPO_ROOT", "Authorizer",
+    "CfnLoader", "Cors", "EmailIdentity", "Function", "HttpApi", "Parameter", "Resolver", "Route", "Secret",
+    "StateMachine", "Table", "Template", "Throttling", "load_template",
+]  # fmt: skip
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
-LOCAL_REGION = "us-east-1"
-LOCAL_ACCOUNT = "123456789012"
-LOCAL_STACK_NAME = "idgate-local"
 # SAM's name for the API that HttpApi events without ApiId belong to.
 IMPLICIT_HTTP_API = "ServerlessHttpApi"
-
-FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
-TABLE_TYPE = "AWS::DynamoDB::Table"
-SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type
-STATE_MACHINE_TYPES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
-EMAIL_IDENTITY_TYPE = "AWS::SES::EmailIdentity"
-HTTP_API_TYPE = "AWS::Serverless::HttpApi"
-LAYER_TYPE = "AWS::Serverless::LayerVersion"
-
-_SHORT_TAGS = (
-    "Ref", "Condition", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
-    "FindInMap", "GetAZs", "ImportValue", "Base64", "Cidr", "Transform", "Length", "ToJsonString",
-)  # fmt: skip
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader reading `!Ref X`, `!GetAtt X.Y`, `!Sub s`... as their JSON forms `{"Ref": "X"}`, ..."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-    tag = node.tag[1:]
-    key = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    return {key: value}
-
-
-for _tag in _SHORT_TAGS:
-    CfnLoader.add_constructor(f"!{_tag}", _construct_intrinsic)
-
-
-# ---- typed views -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    type: str
-    default: str | None
+API_TYPE = "AWS::ApiGatewayV2::Api"
+STAGE_TYPE = "AWS::ApiGatewayV2::Stage"
+_ANY_METHOD = "x-amazon-apigateway-any-method"
+_INVOKED_FUNCTION = re.compile(r":lambda:path/[^/]+/functions/(.+)/invocations$")
 
 
 @dataclass(frozen=True)
@@ -162,106 +142,77 @@ class EmailIdentity:
     email: str
 
 
-# ---- the template ------------------------------------------------------------------------------------------
-
-
 class Template:
     def __init__(self, document: Mapping[str, Any], directory: Path) -> None:
-        self.document = document
+        self.document = document  # the SAM template as written
         self.directory = directory  # relative CodeUri / DefinitionUri are relative to it
-        self.resources: Mapping[str, Mapping[str, Any]] = document.get("Resources") or {}
-        self.globals: Mapping[str, Any] = document.get("Globals") or {}
-        self.conditions: Mapping[str, Any] = document.get("Conditions") or {}
         self.parameters = {
-            name: Parameter(name, str(spec.get("Type", "String")), _param_str(spec.get("Default")))
+            name: Parameter(name, str(spec.get("Type", "String")), param_str(spec.get("Default")))
             for name, spec in (document.get("Parameters") or {}).items()
         }
+        self._translations: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
 
-    def resource_type(self, logical_id: str) -> str:
-        if logical_id not in self.resources:
-            raise KeyError(f"no resource {logical_id!r} in the template")
-        return str(self.resources[logical_id]["Type"])
-
-    def logical_ids(self, *types: str) -> list[str]:
-        return [lid for lid, res in self.resources.items() if res.get("Type") in types]
-
-    def properties(self, logical_id: str) -> Mapping[str, Any]:
-        return self.resources[logical_id].get("Properties") or {}
+    def translated(self, parameter_values: Mapping[str, str]) -> Mapping[str, Any]:
+        """The template as CloudFormation, for these parameter (and pseudo parameter) values."""
+        key = tuple(sorted(parameter_values.items()))
+        if key not in self._translations:
+            self._translations[key] = sam_transform(self.document, parameter_values)
+        return self._translations[key]
 
     def resolver(self, **kwargs: Any) -> Resolver:
         return Resolver(self, **kwargs)
 
+    # Resources of the translated template, with the parameters' defaults.
+    def resource_type(self, logical_id: str) -> str:
+        return self.resolver().resource_type(logical_id)
+
+    def logical_ids(self, *types: str) -> list[str]:
+        return self.resolver().logical_ids(*types)
+
+    def properties(self, logical_id: str) -> Mapping[str, Any]:
+        return self.resolver().properties(logical_id)
+
     def functions(self, resolver: Resolver | None = None) -> dict[str, Function]:
-        r = resolver or Resolver(self)
-        glob = self.globals.get("Function") or {}
+        r = resolver or self.resolver()
         result = {}
-        for lid in self.logical_ids(*FUNCTION_TYPES):
-            props = {**glob, **self.properties(lid)}
-            env = {**_variables(glob), **_variables(self.properties(lid))}
+        for lid in r.logical_ids(FUNCTION_TYPE):
+            props = r.properties(lid)
+            env = r.resolve((props.get("Environment") or {}).get("Variables") or {})
             result[lid] = Function(
                 logical_id=lid,
                 name=r.physical_name(lid),
                 arn=r.arn(lid),
-                code_uri=(self.directory / str(r.resolve(props.get("CodeUri", ".")))).resolve(),
+                code_uri=self._local_path(lid, props.get("Code"), "S3Bucket", "S3Key"),
                 handler=str(r.resolve(props["Handler"])),
-                environment={k: env_string(v) for k, v in r.resolve(env).items()},
+                environment={k: env_string(v) for k, v in env.items()},
                 timeout=int(r.resolve(props.get("Timeout", 3))),
                 memory_size=int(r.resolve(props.get("MemorySize", 128))),
             )
         return result
 
     def http_api(self, resolver: Resolver | None = None, logical_id: str | None = None) -> HttpApi:
-        r = resolver or Resolver(self)
+        r = resolver or self.resolver()
         if logical_id is None:
-            explicit = self.logical_ids(HTTP_API_TYPE)
-            if len(explicit) > 1:
-                raise ValueError(f"several HttpApi resources ({explicit}): say which one to serve")
-            logical_id = explicit[0] if explicit else IMPLICIT_HTTP_API
-        own = self.properties(logical_id) if logical_id in self.resources else {}
-        props = {**(self.globals.get("HttpApi") or {}), **own}
-        auth = props.get("Auth") or {}
-        default_authorizer = auth.get("DefaultAuthorizer")
-        authorizers = {
-            name: self._authorizer(name, spec, r) for name, spec in (auth.get("Authorizers") or {}).items()
-        }
-        routes = tuple(self._routes(logical_id, default_authorizer))
+            apis = r.logical_ids(API_TYPE)
+            if len(apis) > 1:
+                raise ValueError(f"several HTTP APIs ({apis}): say which one to serve")
+            if not apis:
+                return HttpApi(IMPLICIT_HTTP_API, (), {}, None, None)
+            logical_id = apis[0]
+        body = r.properties(logical_id).get("Body")
+        if not isinstance(body, dict):
+            raise ValueError(f"{logical_id}: only an API with its OpenAPI Body in the template is emulated")
+        schemes = (body.get("components") or {}).get("securitySchemes") or {}
+        authorizers = {name: _authorizer(name, scheme, r) for name, scheme in schemes.items()}
+        routes = tuple(sorted(_routes(body, r), key=lambda route: (route.path, route.method)))
         for route in routes:
             if route.authorizer is not None and route.authorizer not in authorizers:
                 raise ValueError(f"route {route.route_key} uses unknown authorizer {route.authorizer!r}")
-        cors = _cors(r.resolve(props.get("CorsConfiguration")))
-        throttling = _throttling(r.resolve(props.get("DefaultRouteSettings") or {}))
+        stages = [r.properties(s) for s in r.logical_ids(STAGE_TYPE)]
+        stage = next((s for s in stages if s.get("ApiId") == {"Ref": logical_id}), {})
+        cors = _cors(r.resolve(body.get("x-amazon-apigateway-cors")))
+        throttling = _throttling(r.resolve(stage.get("DefaultRouteSettings") or {}))
         return HttpApi(logical_id, routes, authorizers, cors, throttling)
-
-    def _routes(self, api_id: str, default_authorizer: str | None) -> list[Route]:
-        routes = []
-        for lid in self.logical_ids(*FUNCTION_TYPES):
-            for event in (self.properties(lid).get("Events") or {}).values():
-                if event.get("Type") != "HttpApi":
-                    continue
-                props = event.get("Properties") or {}
-                api = props.get("ApiId")
-                if (api["Ref"] if isinstance(api, dict) else api or IMPLICIT_HTTP_API) != api_id:
-                    continue
-                if str(props.get("PayloadFormatVersion", "2.0")) != "2.0":
-                    raise ValueError(f"{lid}: only payload format 2.0 is emulated")
-                path = str(props.get("Path", "$default"))
-                method = "ANY" if path == "$default" else str(props.get("Method", "ANY")).upper()
-                authorizer = (props.get("Auth") or {}).get("Authorizer", default_authorizer)
-                routes.append(Route(method, path, lid, None if authorizer in (None, "NONE") else authorizer))
-        return routes
-
-    def _authorizer(self, name: str, spec: Mapping[str, Any], r: Resolver) -> Authorizer:
-        if "FunctionArn" not in spec:
-            raise ValueError(f"authorizer {name}: only Lambda authorizers are emulated")
-        if str(spec.get("AuthorizerPayloadFormatVersion", "2.0")) != "2.0":
-            raise ValueError(f"authorizer {name}: only payload format 2.0 is emulated")
-        identity = r.resolve(spec.get("Identity") or {})
-        headers = tuple(identity.get("Headers") or ())
-        query_strings = tuple(identity.get("QueryStrings") or ())
-        # API Gateway's default TTL is 300 s, and caching needs an identity source.
-        ttl = int(identity.get("ReauthorizeEvery", 300 if headers or query_strings else 0))
-        simple = bool(spec.get("EnableSimpleResponses", False))
-        return Authorizer(name, r.function_for(spec["FunctionArn"]), headers, query_strings, ttl, simple)
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -270,24 +221,24 @@ class Template:
 
     def layer_dirs(self, resolver: Resolver | None = None) -> list[Path]:
         """Source folders of the template's layers: on sys.path for the handlers, as /opt/python in Lambda."""
-        r = resolver or Resolver(self)
+        r = resolver or self.resolver()
         return [
-            (self.directory / str(r.resolve(self.properties(lid)["ContentUri"]))).resolve()
-            for lid in self.logical_ids(LAYER_TYPE)
+            self._local_path(lid, r.properties(lid).get("Content"), "S3Bucket", "S3Key")
+            for lid in r.logical_ids(LAYER_TYPE)
         ]
 
     def tables(self, resolver: Resolver | None = None) -> dict[str, Table]:
-        r = resolver or Resolver(self)
+        r = resolver or self.resolver()
         return {
-            lid: Table(lid, r.physical_name(lid), r.resolve(self.properties(lid)))
-            for lid in self.logical_ids(TABLE_TYPE)
+            lid: Table(lid, r.physical_name(lid), r.resolve(r.properties(lid)))
+            for lid in r.logical_ids(TABLE_TYPE)
         }
 
     def secrets(self, resolver: Resolver | None = None) -> dict[str, Secret]:
-        r = resolver or Resolver(self)
+        r = resolver or self.resolver()
         result = {}
-        for lid in self.logical_ids(SECRET_TYPE):
-            props = r.resolve(self.properties(lid))
+        for lid in r.logical_ids(SECRET_TYPE):
+            props = r.resolve(r.properties(lid))
             result[lid] = Secret(
                 lid,
                 r.physical_name(lid),
@@ -298,36 +249,39 @@ class Template:
         return result
 
     def email_identities(self, resolver: Resolver | None = None) -> dict[str, EmailIdentity]:
-        r = resolver or Resolver(self)
+        r = resolver or self.resolver()
         return {
-            lid: EmailIdentity(lid, str(r.resolve(self.properties(lid)["EmailIdentity"])))
-            for lid in self.logical_ids(EMAIL_IDENTITY_TYPE)
+            lid: EmailIdentity(lid, str(r.resolve(r.properties(lid)["EmailIdentity"])))
+            for lid in r.logical_ids(EMAIL_IDENTITY_TYPE)
         }
 
     def state_machines(self, resolver: Resolver | None = None) -> dict[str, StateMachine]:
-        r = resolver or Resolver(self)
+        r = resolver or self.resolver()
         result = {}
-        for lid in self.logical_ids(*STATE_MACHINE_TYPES):
-            props = self.properties(lid)
-            if "DefinitionUri" in props:
-                text = (self.directory / str(r.resolve(props["DefinitionUri"]))).read_text()
+        for lid in r.logical_ids(STATE_MACHINE_TYPE):
+            props = r.properties(lid)
+            if "DefinitionS3Location" in props:  # read here: the transform leaves the file to `sam deploy`
+                text = self._local_path(lid, props["DefinitionS3Location"], "Bucket", "Key").read_text()
             elif "DefinitionString" in props:
                 text = str(r.resolve(props["DefinitionString"]))
             else:
-                text = json.dumps(props["Definition"])
+                text = json.dumps(r.resolve(props["Definition"]))
             for key, value in (r.resolve(props.get("DefinitionSubstitutions")) or {}).items():
                 text = text.replace("${" + key + "}", env_string(value))
-            role = props.get("Role") or props.get("RoleArn")
             result[lid] = StateMachine(
                 logical_id=lid,
                 name=r.physical_name(lid),
                 arn=r.arn(lid),
                 definition=text,
-                type=str(r.resolve(props.get("Type", "STANDARD"))),
-                # moto wants a role; SAM would create one from the Policies.
-                role_arn=str(r.resolve(role)) if role else f"arn:aws:iam::{r.account}:role/{lid}Role",
+                type=str(r.resolve(props.get("StateMachineType", "STANDARD"))),
+                role_arn=str(r.resolve(props["RoleArn"])),
             )
         return result
+
+    def _local_path(self, logical_id: str, location: Any, bucket: str, key: str) -> Path:
+        if not isinstance(location, dict) or location.get(bucket) != LOCAL_BUCKET:
+            raise ValueError(f"{logical_id}: only code and definitions in local folders are emulated")
+        return (self.directory / str(location[key])).resolve()
 
 
 def load_template(path: Path | str = DEFAULT_TEMPLATE) -> Template:
@@ -337,25 +291,54 @@ def load_template(path: Path | str = DEFAULT_TEMPLATE) -> Template:
     return Template(document, path.parent.resolve())
 
 
-def _param_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return env_string(value)
+# ---- the HTTP API, from the OpenAPI body the transform writes ----------------------------------------------
 
 
-def _variables(props: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(((props.get("Environment") or {}).get("Variables")) or {})
+def _routes(body: Mapping[str, Any], r: Resolver) -> Iterator[Route]:
+    for path, item in (body.get("paths") or {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "x-amazon-apigateway-integration" not in operation:
+                continue  # path-level "parameters"
+            integration = operation["x-amazon-apigateway-integration"]
+            if str(integration.get("payloadFormatVersion", "2.0")) != "2.0":
+                raise ValueError(f"{method} {path}: only payload format 2.0 is emulated")
+            # `security: [{"NONE": []}]` is SAM's `Authorizer: NONE` when there is a DefaultAuthorizer.
+            authorizer = next(iter((operation.get("security") or [{}])[0]), "NONE")
+            yield Route(
+                "ANY" if method == _ANY_METHOD else method.upper(),
+                path,
+                _invoked_function(integration.get("uri"), r),
+                None if authorizer == "NONE" else authorizer,
+            )
 
 
-def env_string(value: Any) -> str:
-    """A value as CloudFormation writes it into a string property (environment variables, substitutions)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | str):
-        return str(value)
-    raise ValueError(f"{value!r} is not a string value")
+def _invoked_function(uri: Any, r: Resolver) -> str:
+    """The function an integration or authorizer URI (`...:functions/<ARN>/invocations`) calls."""
+    match = _INVOKED_FUNCTION.search(str(r.resolve(uri)))
+    function = r.function_logical_id(match.group(1)) if match else None
+    if function is None:
+        raise ValueError(f"{uri!r} does not invoke a function of the template")
+    return function
+
+
+def _authorizer(name: str, scheme: Mapping[str, Any], r: Resolver) -> Authorizer:
+    spec = r.resolve(scheme.get("x-amazon-apigateway-authorizer") or {})
+    if spec.get("type") != "request":
+        raise ValueError(f"authorizer {name}: only Lambda authorizers are emulated")
+    if str(spec.get("authorizerPayloadFormatVersion")) != "2.0":
+        raise ValueError(f"authorizer {name}: only payload format 2.0 is emulated")
+    sources = spec.get("identitySource") or []
+    sources = [s.strip() for s in (sources.split(",") if isinstance(sources, str) else sources)]
+    headers, queries = _identity(sources, "header"), _identity(sources, "querystring")
+    # API Gateway's default TTL is 300 s, and caching needs an identity source.
+    ttl = int(spec.get("authorizerResultTtlInSeconds", 300 if headers or queries else 0))
+    simple = bool(spec.get("enableSimpleResponses", False))
+    return Authorizer(name, _invoked_function(spec.get("authorizerUri"), r), headers, queries, ttl, simple)
+
+
+def _identity(sources: list[str], kind: str) -> tuple[str, ...]:
+    prefix = f"$request.{kind}."
+    return tuple(s.removeprefix(prefix) for s in sources if s.startswith(prefix))
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -369,16 +352,14 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 def _cors(value: Any) -> Cors | None:
     if not value:
         return None
-    if value is True:  # SAM: `CorsConfiguration: true` allows everything
-        return Cors(("*",), ("*",), ("*",))
-    max_age = value.get("MaxAge")
+    max_age = value.get("maxAge")
     return Cors(
-        allow_origins=_as_tuple(value.get("AllowOrigins")),
-        allow_headers=tuple(h.lower() for h in _as_tuple(value.get("AllowHeaders"))),
-        allow_methods=tuple(m.upper() for m in _as_tuple(value.get("AllowMethods"))),
-        expose_headers=_as_tuple(value.get("ExposeHeaders")),
+        allow_origins=_as_tuple(value.get("allowOrigins")),
+        allow_headers=tuple(h.lower() for h in _as_tuple(value.get("allowHeaders"))),
+        allow_methods=tuple(m.upper() for m in _as_tuple(value.get("allowMethods"))),
+        expose_headers=_as_tuple(value.get("exposeHeaders")),
         max_age=None if max_age is None else int(max_age),
-        allow_credentials=bool(value.get("AllowCredentials", False)),
+        allow_credentials=bool(value.get("allowCredentials", False)),
     )
 
 
@@ -389,184 +370,3 @@ def _throttling(settings: Mapping[str, Any]) -> Throttling | None:
         return None
     # When one limit is missing, the other stands for it.
     return Throttling(float(burst if rate is None else rate), max(1, int(rate if burst is None else burst)))
-
-
-# ---- the resolver ------------------------------------------------------------------------------------------
-
-_NO_VALUE = object()  # AWS::NoValue: the property disappears
-_NAME_PROPERTY = {
-    "AWS::Serverless::Function": "FunctionName",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::DynamoDB::Table": "TableName",
-    "AWS::SecretsManager::Secret": "Name",
-    "AWS::Serverless::StateMachine": "Name",
-    "AWS::StepFunctions::StateMachine": "StateMachineName",
-    LAYER_TYPE: "LayerName",
-}
-_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-
-
-class Resolver:
-    """Turns intrinsics into local values.
-
-    Local physical names are the logical ids (or the name property the template sets), so a table is
-    `SessionsTable` in `aws dynamodb scan`. `refs` overrides the `Ref` of resources whose value is only known
-    once they exist (a secret's ARN ends with a random suffix).
-    """
-
-    def __init__(
-        self,
-        template: Template,
-        parameters: Mapping[str, Any] | None = None,
-        refs: Mapping[str, str] | None = None,
-        region: str = LOCAL_REGION,
-        account: str = LOCAL_ACCOUNT,
-        stack_name: str = LOCAL_STACK_NAME,
-    ) -> None:
-        unknown = set(parameters or {}) - set(template.parameters)
-        if unknown:
-            raise ValueError(f"unknown template parameters: {sorted(unknown)}")
-        self.template = template
-        self.parameters = {name: p.default for name, p in template.parameters.items()}
-        self.parameters.update({k: _param_str(v) for k, v in (parameters or {}).items()})
-        self.refs = dict(refs or {})
-        self.region, self.account, self.stack_name = region, account, stack_name
-
-    def with_refs(self, refs: Mapping[str, str]) -> Resolver:
-        merged = {**self.refs, **refs}
-        return Resolver(self.template, self.parameters, merged, self.region, self.account, self.stack_name)
-
-    # -- resources --
-
-    def physical_name(self, logical_id: str) -> str:
-        prop = _NAME_PROPERTY.get(self.template.resource_type(logical_id))
-        name = self.template.properties(logical_id).get(prop) if prop else None
-        return str(self.resolve(name)) if name is not None else logical_id
-
-    def arn(self, logical_id: str) -> str:
-        rtype, name = self.template.resource_type(logical_id), self.physical_name(logical_id)
-        prefix = f"arn:aws:{{}}:{self.region}:{self.account}"
-        if rtype in FUNCTION_TYPES:
-            return f"{prefix.format('lambda')}:function:{name}"
-        if rtype == TABLE_TYPE:
-            return f"{prefix.format('dynamodb')}:table/{name}"
-        if rtype == SECRET_TYPE:
-            return self.refs.get(logical_id) or f"{prefix.format('secretsmanager')}:secret:{name}"
-        if rtype in STATE_MACHINE_TYPES:
-            return f"{prefix.format('states')}:stateMachine:{name}"
-        if rtype == LAYER_TYPE:
-            return f"{prefix.format('lambda')}:layer:{name}:1"
-        raise ValueError(f"no local ARN for {logical_id} ({rtype})")
-
-    def ref(self, name: str) -> Any:
-        if name in self.parameters:
-            value = self.parameters[name]
-            if value is None:
-                raise ValueError(f"parameter {name} has no default and no value")
-            ptype = self.template.parameters[name].type
-            return value.split(",") if ptype == "CommaDelimitedList" or ptype.startswith("List<") else value
-        pseudo = {
-            "AWS::Region": self.region,
-            "AWS::AccountId": self.account,
-            "AWS::StackName": self.stack_name,
-            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account}:stack/{self.stack_name}/1",
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": _NO_VALUE,
-        }
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.refs:
-            return self.refs[name]
-        rtype = self.template.resource_type(name)
-        if rtype in (SECRET_TYPE, *STATE_MACHINE_TYPES, LAYER_TYPE):
-            return self.arn(name)
-        if rtype == EMAIL_IDENTITY_TYPE:
-            return self.resolve(self.template.properties(name)["EmailIdentity"])
-        return self.physical_name(name)
-
-    def get_att(self, logical_id: str, attribute: str) -> str:
-        if attribute == "Arn":
-            return self.arn(logical_id)
-        if attribute == "Name":
-            return self.physical_name(logical_id)
-        raise ValueError(f"no local value for {logical_id}.{attribute}")
-
-    def function_for(self, value: Any) -> str:
-        """The logical id of the function a value (`!GetAtt F.Arn`, a name or an ARN) designates."""
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            return str(value["Fn::GetAtt"][0])
-        wanted = str(self.resolve(value))
-        for lid in self.template.logical_ids(*FUNCTION_TYPES):
-            if wanted in (lid, self.physical_name(lid), self.arn(lid)):
-                return lid
-        raise ValueError(f"{wanted!r} is not a function of the template")
-
-    def function_logical_id(self, name_or_arn: str) -> str | None:
-        """The function a Lambda API caller names: name, ARN, or ARN/name with a qualifier."""
-        name = name_or_arn.split(":")[6] if name_or_arn.startswith("arn:") else name_or_arn.split(":")[0]
-        for lid in self.template.logical_ids(*FUNCTION_TYPES):
-            if self.physical_name(lid) == name:
-                return lid
-        return None
-
-    # -- intrinsics --
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            resolved = [self.resolve(v) for v in value]
-            return [v for v in resolved if v is not _NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            [(key, arg)] = value.items()
-            if key == "Ref" or key.startswith("Fn::"):
-                return self._intrinsic(key, arg)
-        items = {k: self.resolve(v) for k, v in value.items()}
-        return {k: v for k, v in items.items() if v is not _NO_VALUE}
-
-    def _intrinsic(self, key: str, arg: Any) -> Any:
-        if key == "Ref":
-            return self.ref(arg)
-        if key == "Fn::GetAtt":
-            logical_id, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
-            return self.get_att(logical_id, self.resolve(attribute))
-        if key == "Fn::Sub":
-            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-            return _SUB_VARIABLE.sub(lambda m: self._sub_variable(m.group(1), variables), text)
-        if key == "Fn::Join":
-            return str(arg[0]).join(env_string(v) for v in self.resolve(arg[1]))
-        if key == "Fn::Select":
-            return self.resolve(arg[1])[int(self.resolve(arg[0]))]
-        if key == "Fn::Split":
-            return str(self.resolve(arg[1])).split(arg[0])
-        if key == "Fn::If":
-            return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
-        raise ValueError(f"{key} is not supported locally")
-
-    def _sub_variable(self, name: str, variables: Mapping[str, Any]) -> str:
-        if name.startswith("!"):  # ${!Literal} is written as ${Literal}
-            return "${" + name[1:] + "}"
-        if name in variables:
-            return env_string(variables[name])
-        if "." in name and name not in self.parameters and not name.startswith("AWS::"):
-            return self.get_att(*name.split(".", 1))
-        return env_string(self.ref(name))
-
-    def condition(self, name: str) -> bool:
-        return self._truth(self.template.conditions[name])
-
-    def _truth(self, value: Any) -> bool:
-        if isinstance(value, dict) and len(value) == 1:
-            [(key, arg)] = value.items()
-            if key == "Condition":
-                return self.condition(arg)
-            if key == "Fn::Equals":
-                return env_string(self.resolve(arg[0])) == env_string(self.resolve(arg[1]))
-            if key == "Fn::Not":
-                return not self._truth(arg[0])
-            if key == "Fn::And":
-                return all(self._truth(a) for a in arg)
-            if key == "Fn::Or":
-                return any(self._truth(a) for a in arg)
-        raise ValueError(f"not a condition: {value!r}")

@@ -21,6 +21,8 @@ TEMPLATE = """
 Parameters:
   Burst: {Type: Number, Default: 100}
   Origins: {Type: CommaDelimitedList, Default: "https://app.example"}
+Globals:
+  Function: {Runtime: python3.12}
 Resources:
   Api:
     Type: AWS::Serverless::HttpApi

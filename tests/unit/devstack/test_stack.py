@@ -20,6 +20,7 @@ Parameters:
   PollIntervalSeconds: {Type: Number, Default: 5}
 Globals:
   Function:
+    Runtime: python3.12
     Environment:
       Variables:
         KEYS_TABLE: !Ref KeysTable

@@ -1,4 +1,4 @@
-"""The template reader: short tags as data, typed views, and local values for intrinsics."""
+"""The template reader: short tags as data, the SAM transform, typed views, local values for intrinsics."""
 
 from __future__ import annotations
 
@@ -29,12 +29,17 @@ Conditions:
   IsProd: !Equals [!Ref Stage, prod]
 Globals:
   Function:
+    Runtime: python3.12
     Timeout: 9
+    Layers: [!Ref Shared]
     Environment:
       Variables:
         SHARED: !Ref Stage
         TABLE: !Ref Notes
 Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: layers/shared/}
   Notes:
     Type: AWS::DynamoDB::Table
     Properties:
@@ -182,6 +187,14 @@ def test_cors_and_throttling_resolve_parameters(small: Template) -> None:
     assert api.throttling == Throttling(rate_limit=7.0, burst_limit=10)
 
 
+def test_the_transform_sees_the_parameter_values_the_resolver_is_given(small: Template) -> None:
+    # SAM resolves CorsConfiguration itself, at transform time.
+    api = small.http_api(small.resolver(parameters={"Origins": "https://c.example"}))
+
+    assert api.cors is not None
+    assert api.cors.allow_origins == ("https://c.example",)
+
+
 def test_physical_names_are_the_template_names_or_logical_ids(small: Template) -> None:
     resolver = small.resolver()
 
@@ -219,6 +232,126 @@ def test_state_machine_definitions_get_their_substitutions(small: Template) -> N
     definition = json.loads(machine.definition)
     assert definition["States"]["T"]["Resource"] == "arn:aws:lambda:us-east-1:123456789012:function:Notebook"
     assert machine.arn == "arn:aws:states:us-east-1:123456789012:stateMachine:Flow"
+    assert machine.type == "STANDARD"
+
+
+def test_views_read_the_cloudformation_the_transform_makes(small: Template, tmp_path: Path) -> None:
+    assert small.resource_type("Notebook") == "AWS::Lambda::Function"
+    assert small.resource_type("NotebookRole") == "AWS::IAM::Role"  # the execution role SAM makes
+    assert small.state_machines()["Flow"].role_arn == "arn:aws:iam::123456789012:role/FlowRole"
+    # The layer's logical id gets a hash; the functions' Layers follow it.
+    [layer] = small.logical_ids("AWS::Lambda::LayerVersion")
+    assert small.properties("Notebook")["Layers"] == [{"Ref": layer}]
+    assert small.layer_dirs() == [tmp_path / "layers" / "shared"]
+    assert small.resolver().ref(layer) == "arn:aws:lambda:us-east-1:123456789012:layer:Shared:1"
+
+
+def test_a_template_sam_refuses_is_refused_with_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Handler: app.handler}\n"
+    )
+
+    with pytest.raises(ValueError, match="Runtime and Handler needs to be present"):
+        load_template(tmp_path / "template.yaml").functions()
+
+
+IMPLICIT = """
+Globals:
+  Function:
+    Runtime: python3.12
+    CodeUri: fns/
+  HttpApi:
+    CorsConfiguration: true
+    DefaultRouteSettings: {ThrottlingBurstLimit: 4}
+    Auth:
+      DefaultAuthorizer: Keys
+      Authorizers:
+        Keys:
+          FunctionArn: !GetAtt Guard.Arn
+          AuthorizerPayloadFormatVersion: "2.0"
+          Identity: {Headers: [X-Key], QueryStrings: [key]}
+Resources:
+  Guard:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: guard.handler}
+  Notebook:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: notebook.handler
+      Events:
+        Fallback: {Type: HttpApi}
+        Notes: {Type: HttpApi, Properties: {Path: /notes, Method: any}}
+        Health: {Type: HttpApi, Properties: {Path: /health, Method: get, Auth: {Authorizer: NONE}}}
+"""
+
+
+def test_events_without_an_api_make_the_implicit_api_with_the_httpapi_globals(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(IMPLICIT)
+    template = load_template(tmp_path / "template.yaml")
+
+    api = template.http_api()
+
+    assert api.logical_id == "ServerlessHttpApi"
+    assert api.routes == (
+        Route("ANY", "$default", "Notebook", "Keys"),
+        Route("GET", "/health", "Notebook", None),
+        Route("ANY", "/notes", "Notebook", "Keys"),
+    )
+    keys = api.authorizers["Keys"]
+    assert (keys.function, keys.identity_headers, keys.identity_query_strings) == (
+        "Guard",
+        ("X-Key",),
+        ("key",),
+    )
+    assert keys.reauthorize_every == 300  # API Gateway's default when there is an identity source
+    assert keys.simple_responses is False
+    assert api.cors == Cors(allow_origins=("*",), allow_headers=(), allow_methods=())  # SAM's `true`
+    assert api.throttling == Throttling(rate_limit=4.0, burst_limit=4)
+    assert template.functions()["Guard"].code_uri == tmp_path / "fns"  # CodeUri from Globals
+
+
+PROVIDER_SECRETS = """
+Globals:
+  Function: {Runtime: python3.12}
+Resources:
+  JekimoSecret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: !Sub "${AWS::StackName}/providers/jekimo"
+      SecretString: '{"api_key": "REPLACE_ME"}'
+  ApiFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fns/api/
+      Handler: app.handler
+      Environment:
+        Variables:
+          JEKIMO_SECRET_NAME: !Ref JekimoSecret
+      Policies:
+        - AWSSecretsManagerGetSecretValuePolicy:
+            SecretArn: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:\
+${AWS::StackName}/providers/*"
+"""
+
+
+def test_secrets_named_after_the_stack_and_policies_on_them_translate_and_resolve(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(PROVIDER_SECRETS)
+    template = load_template(tmp_path / "template.yaml")
+    resolver = template.resolver(stack_name="idgate-test")
+
+    secret = template.secrets(resolver)["JekimoSecret"]
+    env = template.functions(resolver)["ApiFunction"].environment
+    role = resolver.resolve(resolver.properties("ApiFunctionRole"))
+
+    assert secret.name == "idgate-test/providers/jekimo"
+    assert env["JEKIMO_SECRET_NAME"] == resolver.arn("JekimoSecret")
+    assert resolver.arn("JekimoSecret").endswith(":123456789012:secret:idgate-test/providers/jekimo")
+    [statement] = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+    assert (
+        statement["Resource"]
+        == "arn:aws:secretsmanager:us-east-1:123456789012:secret:idgate-test/providers/*"
+    )
 
 
 def test_functions_are_found_by_name_arn_or_qualified_arn(small: Template) -> None:
@@ -244,7 +377,7 @@ def test_the_real_template_gives_every_view() -> None:
     assert {a.function for a in api.authorizers.values()} <= set(functions)
     assert all(f.code_uri.is_dir() for f in functions.values())
     for table in template.tables().values():  # verbatim, so tables built from here match the template
-        assert table.properties == template.resources[table.logical_id]["Properties"]
+        assert table.properties == template.document["Resources"][table.logical_id]["Properties"]
     for machine in template.state_machines().values():
         assert "${" not in machine.definition
         json.loads(machine.definition)
