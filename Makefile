@@ -17,11 +17,10 @@ help:
 	@echo "make bench  - the benchmarks"
 	@echo "make clean  - remove the virtual environments and build output"
 
-$(VENV)/.installed: requirements-dev.txt requirements-translator.txt layers/idgate/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/idgate/requirements.txt
 	@rm -rf $(VENV)
 	"$$(scripts/find-python.sh)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-translator.txt
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
