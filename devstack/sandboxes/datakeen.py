@@ -57,32 +57,33 @@ Behaviour where the document is silent (chosen here, keep clients defensive):
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import hmac
-import html
-import io
 import json
-import logging
 import re
 import secrets
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from http.client import HTTPMessage
-from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from typing import Any, ClassVar, Self
+from urllib.parse import quote
 
-import segno
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from devstack.sandboxes.base import (
+    Sandbox,
+    SandboxError,
+    is_http_url,
+    iso_seconds,
+    json_object,
+    key_digest,
+    qr_png_base64,
+)
 from devstack.sandboxes.datakeen_analysis import (
     AI_APPROVED,
     AI_REJECTED,
@@ -91,14 +92,10 @@ from devstack.sandboxes.datakeen_analysis import (
     VERIFY,
     analysis,
 )
-from devstack.sandboxes.pages import html_response, key_digest, page
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+from devstack.sandboxes.datakeen_page import NOT_FOUND_PAGE, SESSION_PAGE
+from devstack.sandboxes.pages import PAGE_CSP, html_response, json_response, render
 
 __all__ = ["API_PREFIX", "PAGE_PATH", "TEMPLATES", "DatakeenSandbox"]
-
-logger = logging.getLogger(__name__)
 
 API_PREFIX = "/backend"
 PAGE_PATH = "/client/test"
@@ -142,38 +139,9 @@ DEFAULT_BIRTH_DATE = date(1984, 7, 11)
 DEFAULT_FIRST_NAME = "Jean"
 DEFAULT_LAST_NAME = "DUPONT"
 
-MAX_BODY_BYTES = 64 * 1024
-MAX_URL_LENGTH = 2048
 MAX_NAME_LENGTH = 100
-MAX_WEBHOOK_RETRIES = 2
-_LOGGED_PATH_SEGMENTS = 3
 _ID_LOG_CHARS = 12
 _BIRTH_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
-_PAGE_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-
-
-class _RequestError(ValueError):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _answer(body: object, status: int = 200) -> Response:
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _error(status: int, message: str) -> Response:
-    return _answer({"status": status, "message": message}, status)
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _b64url(data: bytes) -> str:
@@ -183,72 +151,16 @@ def _b64url(data: bytes) -> str:
 _JWT_HEADER = _b64url(b'{"alg":"HS256","typ":"JWT"}')
 
 
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _loggable_path(url: str) -> str:
-    """The URL's path with everything after its first segments masked (it may hold a secret token)."""
-    segments = [s for s in urlsplit(url).path.split("/") if s]
-    kept = segments[: min(_LOGGED_PATH_SEGMENTS, max(0, len(segments) - 1))]
-    masked = "/***" if len(segments) > len(kept) else ""
-    return "/" + "/".join(kept) + masked if kept else masked or "/"
-
-
 def _short(session_id: str) -> str:
     return session_id[:_ID_LOG_CHARS] + "..."
 
 
-def _qr_png_base64(text: str) -> str:
-    buffer = io.BytesIO()
-    segno.make(text, error="m").save(buffer, kind="png", scale=4)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A webhook is not followed elsewhere: a 3xx is the delivery's answer."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None
-
-
-# No proxy: the devstack's receivers are on this machine.
-_WEBHOOK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+def _mongo_id(now: float) -> str:
+    """24 lowercase hex digits as MongoDB makes them: the second, then (here) random."""
+    return f"{int(now):08x}{secrets.token_hex(8)}"
 
 
 # -- requests ---------------------------------------------------------------------------------------
-
-
-def _json_object(request: Request, *, empty: bool) -> dict[str, Any]:
-    """The request's JSON object body; an empty body is ``{}`` when ``empty`` allows it."""
-    too_large = _RequestError(413, f"The body is larger than {MAX_BODY_BYTES} bytes")
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise too_large
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise too_large
-    if not raw.strip() and empty:
-        return {}
-    if request.mimetype != "application/json":
-        raise _RequestError(400, "Content-Type must be application/json")
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _RequestError(400, "The body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise _RequestError(400, "The body must be a JSON object")
-    return body
 
 
 def _optional_text(body: dict[str, Any], name: str, limit: int = MAX_NAME_LENGTH) -> str | None:
@@ -256,7 +168,7 @@ def _optional_text(body: dict[str, Any], name: str, limit: int = MAX_NAME_LENGTH
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > limit:
-        raise _RequestError(400, f"{name} must be a string of at most {limit} characters")
+        raise SandboxError(400, f"{name} must be a string of at most {limit} characters")
     return value.strip() or None
 
 
@@ -264,8 +176,8 @@ def _optional_url(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None or value == "":
         return None
-    if not _is_http_url(value):
-        raise _RequestError(400, f"{name} must be an http(s) URL")
+    if not is_http_url(value):
+        raise SandboxError(400, f"{name} must be an http(s) URL")
     return str(value)
 
 
@@ -280,19 +192,19 @@ def _declared_birth_date(body: dict[str, Any]) -> date | None:
         day, month, year = (int(part) for part in match.groups())
         return date(year, month, day)
     except ValueError as exc:
-        raise _RequestError(400, "birthDate must be a date as dd/mm/yyyy") from exc
+        raise SandboxError(400, "birthDate must be a date as dd/mm/yyyy") from exc
 
 
 def _page_outcome(body: object, today: date) -> tuple[str, bool, date | None]:
     """(outcome, webhook, birth date or None) from the page's JSON POST."""
     if not isinstance(body, dict):
-        raise _RequestError(400, "The body must be a JSON object")
+        raise SandboxError(400, "The body must be a JSON object")
     outcome = body.get("outcome")
     if outcome not in USER_OUTCOMES:
-        raise _RequestError(400, "outcome must be one of " + ", ".join(USER_OUTCOMES))
+        raise SandboxError(400, "outcome must be one of " + ", ".join(USER_OUTCOMES))
     webhook = body.get("webhook", True)
     if not isinstance(webhook, bool):
-        raise _RequestError(400, "webhook must be true or false")
+        raise SandboxError(400, "webhook must be true or false")
     raw = body.get("birth_date")
     if raw is None:
         return str(outcome), webhook, None
@@ -303,7 +215,7 @@ def _page_outcome(body: object, today: date) -> tuple[str, bool, date | None]:
         if not date(1900, 1, 1) <= birth_date <= today:
             raise ValueError(raw)
     except ValueError as exc:
-        raise _RequestError(400, "birth_date must be a past date as YYYY-MM-DD") from exc
+        raise SandboxError(400, "birth_date must be a past date as YYYY-MM-DD") from exc
     return str(outcome), webhook, birth_date
 
 
@@ -364,13 +276,19 @@ class _Session:
 # -- the sandbox -------------------------------------------------------------------------------------
 
 
-class DatakeenSandbox:
+class DatakeenSandbox(Sandbox):
     """WSGI app standing in for Datakeen IDify (``https://app.datakeen.co``) in the local stack."""
 
-    #: Seconds a webhook request may take.
-    webhook_timeout_seconds: float = 5.0
-    #: Pauses before each retry of a failed delivery; at most MAX_WEBHOOK_RETRIES are used.
-    webhook_retry_delays: tuple[float, ...] = (1.0, 3.0)
+    name = "datakeen"
+    title = "Datakeen IDify"
+    default_port = 3003
+    api_path = API_PREFIX
+    webhook_user_agent = "Datakeen-sandbox-webhook/1.0"
+    #: The account ``from_arguments`` gives the sandbox (the local stack's).
+    DEV_USERNAME: ClassVar[str] = "datakeen-sandbox"
+    DEV_PASSWORD: ClassVar[str] = "datakeen-sandbox-password"  # noqa: S105 - the sandbox's own
+    DEFAULT_TOKEN_TTL: ClassVar[int] = 86400
+    DEFAULT_SESSION_TTL: ClassVar[int] = 3600
 
     def __init__(
         self,
@@ -378,8 +296,8 @@ class DatakeenSandbox:
         password: str,
         public_base_url: str,
         *,
-        token_ttl_seconds: int = 86400,
-        session_ttl_seconds: int = 3600,
+        token_ttl_seconds: int = DEFAULT_TOKEN_TTL,
+        session_ttl_seconds: int = DEFAULT_SESSION_TTL,
         dashboard_webhook_url: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -388,137 +306,125 @@ class DatakeenSandbox:
             raise ValueError("username and password must be non-empty")
         if token_ttl_seconds <= 0 or session_ttl_seconds <= 0:
             raise ValueError("token_ttl_seconds and session_ttl_seconds must be positive")
-        if not _is_http_url(public_base_url):
-            raise ValueError("public_base_url must be an http(s) URL")
+        rules = [
+            Rule(f"{API_PREFIX}/auth", endpoint="auth", methods=["POST"]),
+            Rule(f"{API_PREFIX}/admin/templates", endpoint="templates", methods=["GET"]),
+            Rule(f"{API_PREFIX}/api/v1/session", endpoint="create", methods=["POST"]),
+            Rule(f"{API_PREFIX}/api/v1/session/<session_id>", endpoint="result", methods=["GET"]),
+            Rule(PAGE_PATH, endpoint="page", methods=["GET"]),
+            Rule(PAGE_PATH, endpoint="set_outcome", methods=["POST"]),
+        ]
+        super().__init__(public_base_url, rules, clock=clock, dashboard_webhook_url=dashboard_webhook_url)
+        self._credentials = {"username": username, "password": password}
         self._username = key_digest(username)
         self._password = key_digest(password)
-        self._base_url = public_base_url.rstrip("/")
         self._token_ttl = token_ttl_seconds
         self._session_ttl = session_ttl_seconds
-        self._clock = clock
         self._signing_key = secrets.token_bytes(32)
         self._account_id = secrets.token_hex(12)
-        self._lock = threading.Lock()
         self._tokens: dict[str, int] = {}  # SHA-256 of a token -> the second it expires
         self._sessions: dict[str, _Session] = {}
-        self._dashboard_webhook_url: str | None = None
-        self.dashboard_webhook_url = dashboard_webhook_url
-        self._deliveries: list[tuple[int | None, dict[str, Any]]] = []
-        self._senders: set[threading.Thread] = set()
-        self._delivery_changed = threading.Condition()
-        self._urls = Map(
-            [
-                Rule(f"{API_PREFIX}/auth", endpoint="auth", methods=["POST"]),
-                Rule(f"{API_PREFIX}/admin/templates", endpoint="templates", methods=["GET"]),
-                Rule(f"{API_PREFIX}/api/v1/session", endpoint="create", methods=["POST"]),
-                Rule(f"{API_PREFIX}/api/v1/session/<session_id>", endpoint="result", methods=["GET"]),
-                Rule(PAGE_PATH, endpoint="page", methods=["GET", "POST"]),
-            ]
+
+    # -- registration --------------------------------------------------------------------------------
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--datakeen-token-ttl",
+            type=int,
+            default=cls.DEFAULT_TOKEN_TTL,
+            help="seconds a Datakeen token lives",
+        )
+        parser.add_argument(
+            "--datakeen-session-ttl",
+            type=int,
+            default=cls.DEFAULT_SESSION_TTL,
+            help="seconds a Datakeen IDify session lives",
         )
 
-    @property
-    def dashboard_webhook_url(self) -> str | None:
-        """The webhook URL set in Datakeen's dashboard; None sends no dashboard webhook."""
-        return self._dashboard_webhook_url
+    @classmethod
+    def from_arguments(cls, public_base_url: str, arguments: Mapping[str, Any]) -> Self:
+        return cls(
+            cls.DEV_USERNAME,
+            cls.DEV_PASSWORD,
+            public_base_url,
+            token_ttl_seconds=int(arguments.get("datakeen_token_ttl", cls.DEFAULT_TOKEN_TTL)),
+            session_ttl_seconds=int(arguments.get("datakeen_session_ttl", cls.DEFAULT_SESSION_TTL)),
+        )
 
-    @dashboard_webhook_url.setter
-    def dashboard_webhook_url(self, url: str | None) -> None:
-        if url is not None and not _is_http_url(url):
-            raise ValueError("dashboard_webhook_url must be an http(s) URL or None")
-        self._dashboard_webhook_url = url
+    def credentials(self) -> dict[str, str]:
+        return dict(self._credentials)
+
+    def error_body(self, error: SandboxError) -> Mapping[str, object]:
+        return {"status": error.status, "message": error.message}
 
     def session_link(self, session_id: str) -> str:
-        return f"{self._base_url}{PAGE_PATH}?sessionId={quote(session_id, safe='')}"
-
-    # -- WSGI ----------------------------------------------------------------------------------------
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        response = self._dispatch(request)
-        return response(environ, start_response)
-
-    def _dispatch(self, request: Request) -> Response:
-        adapter = self._urls.bind_to_environ(request.environ)
-        try:
-            endpoint, args = adapter.match()
-        except MethodNotAllowed as exc:
-            response = _error(405, "Method Not Allowed")
-            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
-            return response
-        except HTTPException:
-            return _error(404, "Not Found")
-        try:
-            if endpoint == "auth":
-                return self._auth(request)
-            if endpoint == "page":
-                return self._set_outcome(request) if request.method == "POST" else self._page(request)
-            self._check_token(request)
-            if endpoint == "templates":
-                return _answer([dict(template) for template in TEMPLATES])
-            if endpoint == "create":
-                return self._create(request)
-            return self._result(str(args["session_id"]))
-        except _RequestError as exc:
-            return _error(exc.status, exc.message)
+        return f"{self.public_base_url}{PAGE_PATH}?sessionId={quote(session_id, safe='')}"
 
     # -- API -------------------------------------------------------------------------------------------
 
-    def _auth(self, request: Request) -> Response:
-        body = _json_object(request, empty=False)
+    def on_auth(self, request: Request) -> Response:
+        body = json_object(request)
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
-            raise _RequestError(400, "username and password are required")
+            raise SandboxError(400, "username and password are required")
         user_ok = hmac.compare_digest(key_digest(username), self._username)
         password_ok = hmac.compare_digest(key_digest(password), self._password)
         if not (user_ok and password_ok):
-            logger.info("datakeen sandbox: auth refused")
-            raise _RequestError(401, "Invalid username or password")
+            self.log.info("datakeen sandbox: auth refused")
+            raise SandboxError(401, "Invalid username or password")
         issued = int(self._clock())
+        expires = issued + self._token_ttl
         claims = {
             "_id": self._account_id,
             "role": "api",
             "iat": issued,
-            "exp": issued + self._token_ttl,
+            "exp": expires,
             "jti": secrets.token_hex(8),
         }
         signed = f"{_JWT_HEADER}.{_b64url(json.dumps(claims, separators=(',', ':')).encode())}"
         signature = hmac.new(self._signing_key, signed.encode("ascii"), hashlib.sha256).digest()
         token = f"{signed}.{_b64url(signature)}"
         with self._lock:
-            for stale in [t for t, expires in self._tokens.items() if issued >= expires]:
+            for stale in [t for t, until in self._tokens.items() if issued >= until]:
                 del self._tokens[stale]
-            self._tokens[key_digest(token)] = issued + self._token_ttl
-        logger.info("datakeen sandbox: token issued (valid %d s)", self._token_ttl)
-        return _answer({"status": 200, "data": {"token": token}})
+            self._tokens[key_digest(token)] = expires
+        self.log.info("datakeen sandbox: token issued (valid %d s)", self._token_ttl)
+        return json_response({"status": 200, "data": {"token": token}})
 
     def _check_token(self, request: Request) -> None:
+        """A 401 unless the request has ``Authorization: Basic {token}`` with a live token."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if not token:
-            raise _RequestError(401, "Missing token")
+            raise SandboxError(401, "Missing token")
         with self._lock:
             expires = self._tokens.get(key_digest(token))
         if scheme.lower() != "basic" or expires is None or self._clock() >= expires:
-            raise _RequestError(401, "Invalid or expired token")
+            raise SandboxError(401, "Invalid or expired token")
 
-    def _create(self, request: Request) -> Response:
-        body = _json_object(request, empty=True)
+    def on_templates(self, request: Request) -> Response:
+        self._check_token(request)
+        return json_response([dict(template) for template in TEMPLATES])
+
+    def on_create(self, request: Request) -> Response:
+        self._check_token(request)
+        body = json_object(request, empty_ok=True)
         template_id = body.get("templateId")
         if template_id is None or template_id == "":
-            template_id = next(str(t["_id"]) for t in TEMPLATES if t["default"])
+            template_id = next(t["_id"] for t in TEMPLATES if t["default"])
         template = next((t for t in TEMPLATES if t["_id"] == template_id), None)
         if template is None:
-            raise _RequestError(400, "Template not found")
+            raise SandboxError(400, "Template not found")
         if template["status"] != "active":
-            raise _RequestError(400, "Template is not active")
+            raise SandboxError(400, "Template is not active")
         qr = body.get("QR", False)
         if not isinstance(qr, bool):
-            raise _RequestError(400, "QR must be true or false")
+            raise SandboxError(400, "QR must be true or false")
         now = self._clock()
-        created = int(now)
         session = _Session(
-            session_id=f"{created:08x}{secrets.token_hex(8)}",
-            created_at=created,
-            expires_at=created + self._session_ttl,
+            session_id=_mongo_id(now),
+            created_at=int(now),
+            expires_at=int(now) + self._session_ttl,
             template_id=str(template_id),
             first_name=_optional_text(body, "firstName"),
             last_name=_optional_text(body, "lastName"),
@@ -529,85 +435,82 @@ class DatakeenSandbox:
         )
         with self._lock:
             self._sessions[session.session_id] = session
-        logger.info(
+        self.log.info(
             "datakeen sandbox: session %s created (expires %s)",
             _short(session.session_id),
-            _iso(session.expires_at),
+            iso_seconds(session.expires_at),
         )
         link = self.session_link(session.session_id)
-        data = {"link": link, "sessionId": session.session_id, "QRCode": _qr_png_base64(link) if qr else ""}
-        return _answer({"status": 200, "message": "Magic Link", "data": data})
+        data = {"link": link, "sessionId": session.session_id, "QRCode": qr_png_base64(link) if qr else ""}
+        return json_response({"status": 200, "message": "Magic Link", "data": data})
 
-    def _result(self, session_id: str) -> Response:
+    def on_result(self, request: Request, session_id: str) -> Response:
+        self._check_token(request)
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
-                raise _RequestError(404, "Session not found")
-            return _answer(session.result(self._clock()))
+                raise SandboxError(404, "Session not found")
+            return json_response(session.result(self._clock()))
 
     # -- the user's side (what Datakeen's screens and back office would do) -----------------------------
 
-    def _set_outcome(self, request: Request) -> Response:
+    def on_set_outcome(self, request: Request) -> Response:
         session_id = request.args.get("sessionId", "")
         body = request.get_json(force=True, silent=True)
         now = self._clock()
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
-                raise _RequestError(404, "Session not found")
+                raise SandboxError(404, "Session not found")
             if session.current(now) == EXPIRED:
-                raise _RequestError(404, "Session expired")
+                raise SandboxError(404, "Session expired")
             outcome, webhook, birth_date = _page_outcome(body, datetime.fromtimestamp(now, UTC).date())
             if outcome not in session.allowed(now):
-                raise _RequestError(409, "The outcome of this session is already set")
+                raise SandboxError(409, "The outcome of this session is already set")
             reviewed = session.status == VERIFY
             if reviewed:
                 if birth_date is not None:
-                    raise _RequestError(400, "birth_date is set by the user's outcome, not the reviewer's")
+                    raise SandboxError(400, "birth_date is set by the user's outcome, not the reviewer's")
                 session.status = DECISIONS[outcome]
             elif outcome == "abandon":
                 session.abandoned = True
             else:
                 session.status = str(USER_OUTCOMES[outcome])
                 session.extracted_birth_date = birth_date
-                session.analysis_id = f"{int(now):08x}{secrets.token_hex(8)}"
+                session.analysis_id = _mongo_id(now)
                 session.entity_id = str(uuid.uuid4())
             deliveries = self._webhooks(session, reviewed) if webhook and outcome != "abandon" else []
             current = session.current(now)
-        logger.info("datakeen sandbox: session %s: %s -> %s", _short(session_id), outcome, current)
+        self.log.info("datakeen sandbox: session %s: %s -> %s", _short(session_id), outcome, current)
         for url, payload in deliveries:
-            self._start_delivery(url, payload)
+            about = f"{payload.get('newStatus', 'session')} for {_short(session_id)}"
+            self.start_webhook(url, payload, about)
         data = {"sessionId": session_id, "sessionStatus": current}
-        return _answer({"status": 200, "message": "Outcome recorded", "data": data})
+        return json_response({"status": 200, "message": "Outcome recorded", "data": data})
 
-    def _page(self, request: Request) -> Response:
+    def on_page(self, request: Request) -> Response:
         session_id = request.args.get("sessionId", "")
         now = self._clock()
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None or session.current(now) == EXPIRED:
-                return html_response(_NOT_FOUND_PAGE, 404, csp=_PAGE_CSP)
+                return html_response(NOT_FOUND_PAGE, 404, csp=PAGE_CSP)
             current = session.current(now)
             values = {
                 "__STATUS__": current,
                 "__STATUS_TEXT__": current + (" (abandoned by the user)" if session.abandoned else ""),
                 "__ALLOWED__": " ".join(session.allowed(now)),
                 "__REVIEW__": "true" if current == VERIFY else "false",
-                "__EXPIRES_AT__": _iso(session.expires_at),
+                "__EXPIRES_AT__": iso_seconds(session.expires_at),
                 "__ID__": session_id,
                 "__CALLBACK_URL__": session.callback_url or "",
                 "__BIRTH_DATE__": (session.birth_date or DEFAULT_BIRTH_DATE).isoformat(),
             }
-        rendered = _SESSION_PAGE
-        for placeholder, value in values.items():
-            rendered = rendered.replace(placeholder, html.escape(value, quote=True))
-        return html_response(rendered, csp=_PAGE_CSP)
-
-    # -- webhooks --------------------------------------------------------------------------------------
+        return html_response(render(SESSION_PAGE, values), csp=PAGE_CSP)
 
     def _webhooks(self, session: _Session, reviewed: bool) -> list[tuple[str, dict[str, Any]]]:
         """(URL, body) of each webhook a new status sends. Call with the lock held."""
-        dashboard = self._dashboard_webhook_url
+        dashboard = self.dashboard_webhook_url
         if reviewed:
             url = dashboard or session.webhook_url
             body = {
@@ -624,201 +527,3 @@ class DatakeenSandbox:
         if dashboard:
             deliveries.append((dashboard, {"sessionId": session.session_id, "newStatus": session.status}))
         return deliveries
-
-    @property
-    def webhook_deliveries(self) -> list[tuple[int | None, dict[str, Any]]]:
-        """One (HTTP status or None for a network error, payload) per delivery attempt, oldest first."""
-        with self._delivery_changed:
-            return list(self._deliveries)
-
-    def wait_for_webhooks(self, count: int, timeout: float = 5.0) -> list[tuple[int | None, dict[str, Any]]]:
-        """Waits until at least ``count`` delivery attempts are recorded; raises TimeoutError."""
-        with self._delivery_changed:
-            if not self._delivery_changed.wait_for(lambda: len(self._deliveries) >= count, timeout):
-                raise TimeoutError(f"{len(self._deliveries)} of {count} webhook attempts after {timeout} s")
-            return list(self._deliveries)
-
-    def flush_webhooks(self, timeout: float = 10.0) -> None:
-        """Waits until no background delivery is running; raises TimeoutError."""
-        with self._delivery_changed:
-            if not self._delivery_changed.wait_for(lambda: not self._senders, timeout):
-                raise TimeoutError(f"{len(self._senders)} webhook deliveries still running after {timeout} s")
-
-    def _start_delivery(self, url: str, payload: dict[str, Any]) -> None:
-        def run() -> None:
-            try:
-                self._deliver(url, payload)
-            finally:
-                with self._delivery_changed:
-                    self._senders.discard(thread)
-                    self._delivery_changed.notify_all()
-
-        thread = threading.Thread(target=run, name="datakeen-sandbox-webhook", daemon=True)
-        with self._delivery_changed:
-            self._senders.add(thread)
-        thread.start()
-
-    def _deliver(self, url: str, payload: dict[str, Any]) -> int | None:
-        delays = tuple(self.webhook_retry_delays)[:MAX_WEBHOOK_RETRIES]
-        attempts = 1 + len(delays)
-        path = _loggable_path(url)
-        status: int | None = None
-        for attempt in range(1, attempts + 1):
-            if attempt > 1:
-                time.sleep(max(0.0, delays[attempt - 2]))
-            status = self._post(url, payload)
-            with self._delivery_changed:
-                self._deliveries.append((status, payload))
-                self._delivery_changed.notify_all()
-            logger.info(
-                "datakeen sandbox: webhook %s for %s to %s -> %s (attempt %d of %d)",
-                payload.get("newStatus", "session"),
-                _short(str(payload.get("sessionId", ""))),
-                path,
-                "network error" if status is None else status,
-                attempt,
-                attempts,
-            )
-            if status is not None and status != 429 and status < 500:
-                break
-        return status
-
-    def _post(self, url: str, payload: dict[str, Any]) -> int | None:
-        request = urllib.request.Request(  # noqa: S310 - the URL's scheme is checked to be http(s)
-            url,
-            data=json.dumps(payload).encode("utf-8"),
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "Datakeen-sandbox-webhook/1.0"},
-        )
-        try:
-            with _WEBHOOK_OPENER.open(request, timeout=self.webhook_timeout_seconds) as answer:
-                answer.read(65536)
-                return int(answer.status)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            return int(exc.code)
-        except (OSError, ValueError):
-            return None
-
-
-# -- pages -----------------------------------------------------------------------------------------------
-
-#: Datakeen's own rules, after pages.BASE_STYLE.
-_STYLE = """
-  :root { --accent: #0b7a75; }
-  main { width: min(30rem, 100% - 2rem); }
-  .muted { overflow-wrap: anywhere; }
-  input[type=date] { font: inherit; padding: .3rem .5rem; border: 1px solid #8888; border-radius: 6px; }
-  .buttons { grid-template-columns: 1fr 1fr; }
-  #approved { background: var(--ok); }
-  #rejected { background: var(--ko); }
-  #review { background: var(--warn); }
-  #abandon { background: #666; }
-  #step { font-weight: 600; margin: 0 0 1rem; }
-  #status { margin: 1rem 0 0; padding: .6rem; border-radius: 6px; background: #8882; font-weight: 600; }
-"""
-
-_SESSION_PAGE = page(
-    "Datakeen IDify sandbox",
-    style=_STYLE,
-    body_attributes={"data-status": "__STATUS__", "data-allowed": "__ALLOWED__", "data-review": "__REVIEW__"},
-    body="""<main>
-  <h1>Datakeen IDify sandbox</h1>
-  <p class="muted">Stands in for Datakeen's IDify screens (identity document, selfie) and back office.
-  Session <span id="session-id">__ID__</span></p>
-  <dl>
-    <dt>Expires at</dt><dd id="expires-at">__EXPIRES_AT__</dd>
-  </dl>
-  <p id="step">The user's capture: choose how the analysis ends.</p>
-  <label id="birth-date-field">Birth date on the document
-    <input id="birth-date" type="date" value="__BIRTH_DATE__" min="1900-01-01"></label>
-  <label><input id="send-webhook" type="checkbox" checked> Send the webhooks</label>
-  <div class="buttons">
-    <button id="approved" type="button">Approved</button>
-    <button id="rejected" type="button">Rejected</button>
-    <button id="review" type="button">Manual review</button>
-    <button id="abandon" type="button">Abandon</button>
-  </div>
-  <p id="status" data-status="__STATUS__">__STATUS_TEXT__</p>
-  <p id="message" role="alert"></p>
-  <p><a id="return-link" href="__CALLBACK_URL__" hidden>Return to the site</a></p>
-</main>
-<script>
-"use strict";
-(function () {
-  var ids = ["approved", "rejected", "review", "abandon"];
-  var buttons = ids.map(function (id) { return document.getElementById(id); });
-  var statusEl = document.getElementById("status");
-  var message = document.getElementById("message");
-  var webhook = document.getElementById("send-webhook");
-  var birthDate = document.getElementById("birth-date");
-  var returnLink = document.getElementById("return-link");
-  var reviewing = document.body.dataset.review === "true";
-
-  // In review the page is the back office: only the reviewer's approve and reject remain.
-  function show(allowed, status) {
-    reviewing = status === "verify";
-    document.getElementById("step").textContent = reviewing
-      ? "Back office: the analysis needs a manual review. Decide as the reviewer."
-      : "The user's capture: choose how the analysis ends.";
-    document.getElementById("birth-date-field").hidden = reviewing || status !== "pending";
-    buttons.forEach(function (b) {
-      b.hidden = reviewing && (b.id === "review" || b.id === "abandon");
-      b.disabled = allowed.indexOf(b.id) < 0;
-    });
-    returnLink.hidden = !returnLink.getAttribute("href") || status === "pending";
-  }
-
-  function allowedAfter(status, outcome) {
-    if (outcome === "abandon") { return []; }
-    if (status === "pending") { return ids.slice(); }
-    if (status === "verify") { return ["approved", "rejected"]; }
-    return [];
-  }
-
-  function send(outcome) {
-    var body = { outcome: outcome, webhook: webhook.checked };
-    if (!reviewing && outcome !== "abandon" && birthDate.value) { body.birth_date = birthDate.value; }
-    buttons.forEach(function (b) { b.disabled = true; });
-    message.textContent = "";
-    fetch(window.location.href, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body)
-    }).then(function (res) {
-      return res.json().then(function (data) { return { status: res.status, data: data }; });
-    }).then(function (r) {
-      if (r.status === 200) {
-        var status = r.data.data.sessionStatus;
-        statusEl.textContent = status + (outcome === "abandon" ? " (abandoned by the user)" : "");
-        statusEl.dataset.status = status;
-        show(allowedAfter(status, outcome), status);
-        return;
-      }
-      message.textContent = r.data.message || "Request failed";
-      // 400: fix the birth date and retry; 404 (expired) and 409 (already set) are final.
-      show(r.status === 400 ? allowedAfter(statusEl.dataset.status, null) : [], statusEl.dataset.status);
-    }).catch(function () {
-      message.textContent = "Network error";
-      show(allowedAfter(statusEl.dataset.status, null), statusEl.dataset.status);
-    });
-  }
-
-  buttons.forEach(function (b) { b.addEventListener("click", function () { send(b.id); }); });
-  var initial = document.body.dataset.allowed;
-  show(initial ? initial.split(" ") : [], document.body.dataset.status);
-})();
-</script>
-""",
-)
-
-_NOT_FOUND_PAGE = page(
-    "Datakeen IDify sandbox",
-    style=_STYLE,
-    body="""<main>
-  <h1>Datakeen IDify sandbox</h1>
-  <p id="not-found">This session is unknown or has expired (a session lasts one hour).
-  Start a new verification from the site you came from.</p>
-</main>
-""",
-)

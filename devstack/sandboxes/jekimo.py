@@ -25,39 +25,31 @@ Behaviour where the document is silent (chosen here, keep clients defensive):
 * ``pin`` is a 6-digit number only when the token asked ``two-af: true`` and the outcome flags
   ``risk`` (Approve with risk, and Decline, which always has ``risk: true``); otherwise 0.
 * An outcome is set once (409 afterwards), only while the token is valid (404 otherwise).
+* Jekimo has no webhooks: ``dashboard_webhook_url`` may be set but nothing is ever sent.
 * State is in memory behind a lock; expired tokens are dropped on the next ``gettoken``.
   Nothing logs API keys or PINs; tokens are logged by their first 8 characters only.
 """
 
 from __future__ import annotations
 
-import base64
+import argparse
 import hmac
-import html
-import io
 import json
-import logging
 import re
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar, Self
 
-import segno
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from devstack.sandboxes.pages import html_response, json_response, key_digest, page
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+from devstack.sandboxes.base import Sandbox, SandboxError, key_digest, matching_digest, qr_png_base64
+from devstack.sandboxes.jekimo_page import LOGIN_PAGE, NOT_FOUND_PAGE
+from devstack.sandboxes.pages import html_response, json_response, render
 
 __all__ = ["API_PREFIX", "JekimoSandbox"]
-
-logger = logging.getLogger(__name__)
 
 API_PREFIX = "/app.php/v1.1"
 
@@ -90,19 +82,9 @@ class _TokenState:
         return {"status": self.status, "risk": self.risk, "pin": self.pin}
 
 
-class _BadRequestError(ValueError):
-    """A request value the sandbox refuses (answered with HTTP 400)."""
-
-
 def _random_pin() -> int:
     low, high = PIN_RANGE
     return low + secrets.randbelow(high - low + 1)
-
-
-def _qr_png_base64(text: str) -> str:
-    buffer = io.BytesIO()
-    segno.make(text).save(buffer, kind="png", scale=4)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _parse_min_age(raw: str | None) -> int | None:
@@ -110,7 +92,7 @@ def _parse_min_age(raw: str | None) -> int | None:
         return None
     text = raw.strip()
     if not text.isdigit() or not MIN_AGE_RANGE[0] <= int(text) <= MIN_AGE_RANGE[1]:
-        raise _BadRequestError("Invalid min-age")
+        raise SandboxError(400, "Invalid min-age")
     return int(text)
 
 
@@ -119,7 +101,7 @@ def _parse_two_factor(raw: str | None) -> bool:
         return False
     text = raw.strip().lower()
     if text not in ("true", "false"):
-        raise _BadRequestError("Invalid two-af")
+        raise SandboxError(400, "Invalid two-af")
     return text == "true"
 
 
@@ -131,35 +113,43 @@ def _parse_pin(raw: object) -> int | None:
         return int(raw.strip())
     if isinstance(raw, int) and not isinstance(raw, bool) and PIN_RANGE[0] <= raw <= PIN_RANGE[1]:
         return raw
-    raise _BadRequestError("pin must be a 6-digit number (100000-999999)")
+    raise SandboxError(400, "pin must be a 6-digit number (100000-999999)")
 
 
 def _parse_outcome(body: object) -> tuple[str, bool, int | None]:
     """Validate a login-page outcome: (status, risk, pin or None)."""
     if not isinstance(body, dict):
-        raise _BadRequestError("body must be a JSON object")
+        raise SandboxError(400, "body must be a JSON object")
     outcome = body.get("outcome")
     risk = body.get("risk", None)
     if risk is not None and not isinstance(risk, bool):
-        raise _BadRequestError("risk must be true or false")
+        raise SandboxError(400, "risk must be true or false")
     pin = _parse_pin(body.get("pin"))
     if outcome == "approved":
         return STATUS_OK, bool(risk), pin
     if outcome == "declined":
         if risk is False:
-            raise _BadRequestError("a declined outcome always has risk true")
+            raise SandboxError(400, "a declined outcome always has risk true")
         return STATUS_KO, True, pin
-    raise _BadRequestError('outcome must be "approved" or "declined"')
+    raise SandboxError(400, 'outcome must be "approved" or "declined"')
 
 
-class JekimoSandbox:
+class JekimoSandbox(Sandbox):
     """WSGI app standing in for Jekimo (``https://www.jekimo.com``) in the local stack."""
+
+    name = "jekimo"
+    title = "Jekimo"
+    default_port = 3001
+    api_path = API_PREFIX
+    #: The API key ``from_arguments`` gives the sandbox (the local stack's).
+    DEV_API_KEY: ClassVar[str] = "jekimo-sandbox-key"
+    DEFAULT_TOKEN_TTL: ClassVar[int] = 120
 
     def __init__(
         self,
         api_key: str,
         public_base_url: str,
-        token_ttl_seconds: int = 120,
+        token_ttl_seconds: int = DEFAULT_TOKEN_TTL,
         clock: Callable[[], float] = time.time,
         *,
         extra_api_keys: Sequence[str] = (),
@@ -174,59 +164,46 @@ class JekimoSandbox:
             raise ValueError("API keys must be non-empty")
         if token_ttl_seconds <= 0:
             raise ValueError("token_ttl_seconds must be positive")
-        if not public_base_url.startswith(("http://", "https://")):
-            raise ValueError("public_base_url must be an http(s) URL")
+        login = f"{API_PREFIX}/<string(length=2):lang>/user/login/<token>"
+        rules = [
+            Rule(f"{API_PREFIX}/auth/gettoken", endpoint="gettoken", methods=["POST"]),
+            Rule(f"{API_PREFIX}/auth/check", endpoint="check", methods=["POST"]),
+            Rule(login, endpoint="login_page", methods=["GET"]),
+            Rule(login, endpoint="set_outcome", methods=["POST"]),
+        ]
+        super().__init__(public_base_url, rules, clock=clock)
+        self._api_key = api_key
         self._key_digests = [key_digest(key) for key in keys]
-        self._base_url = public_base_url.rstrip("/")
         self._ttl = token_ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
         self._tokens: dict[str, _TokenState] = {}
-        self._urls = Map(
-            [
-                Rule(f"{API_PREFIX}/auth/gettoken", endpoint="gettoken", methods=["POST"]),
-                Rule(f"{API_PREFIX}/auth/check", endpoint="check", methods=["POST"]),
-                Rule(
-                    f"{API_PREFIX}/<string(length=2):lang>/user/login/<token>",
-                    endpoint="login",
-                    methods=["GET", "POST"],
-                ),
-            ]
+
+    # -- registration --------------------------------------------------------------------------------
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--jekimo-token-ttl", type=int, default=cls.DEFAULT_TOKEN_TTL, help="seconds a Jekimo token lives"
         )
 
-    # -- WSGI -------------------------------------------------------------------------------
+    @classmethod
+    def from_arguments(cls, public_base_url: str, arguments: Mapping[str, Any]) -> Self:
+        ttl = int(arguments.get("jekimo_token_ttl", cls.DEFAULT_TOKEN_TTL))
+        return cls(cls.DEV_API_KEY, public_base_url, token_ttl_seconds=ttl)
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        response = self._dispatch(request)
-        return response(environ, start_response)
+    def credentials(self) -> dict[str, str]:
+        return {"api_key": self._api_key}
 
-    def _dispatch(self, request: Request) -> Response:
-        adapter = self._urls.bind_to_environ(request.environ)
-        try:
-            endpoint, args = adapter.match()
-        except HTTPException as exc:
-            return json_response({"error": exc.name}, exc.code or 404)
-        if endpoint == "gettoken":
-            return self._gettoken(request)
-        if endpoint == "check":
-            return self._check(request)
-        if request.method == "POST":
-            return self._set_outcome(request, str(args["token"]))
-        return self._login_page(str(args["token"]))
+    def error_body(self, error: SandboxError) -> Mapping[str, object]:
+        return {"error": error.message}
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _authenticate(self, request: Request) -> str | None:
-        """The digest of the request's ``x-api-key`` if it is a known key, else None."""
-        given = request.headers.get("x-api-key", "")
-        if not given:
-            return None
-        digest = key_digest(given)
-        for known in self._key_digests:
-            if hmac.compare_digest(digest, known):
-                return known
-        return None
+    def _authenticate(self, request: Request) -> str:
+        """The digest of the request's ``x-api-key`` if it is a known key (else a 401)."""
+        owner = matching_digest(request.headers.get("x-api-key", ""), self._key_digests)
+        if owner is None:
+            raise SandboxError(401, INVALID_API_KEY)
+        return owner
 
     def _expired(self, state: _TokenState, now: float) -> bool:
         return now - state.timestamp > self._ttl
@@ -239,19 +216,14 @@ class JekimoSandbox:
         return state
 
     def login_url(self, token: str) -> str:
-        return f"{self._base_url}{API_PREFIX}/en/user/login/{token}"
+        return f"{self.public_base_url}{API_PREFIX}/en/user/login/{token}"
 
     # -- API -------------------------------------------------------------------------------------
 
-    def _gettoken(self, request: Request) -> Response:
+    def on_gettoken(self, request: Request) -> Response:
         owner = self._authenticate(request)
-        if owner is None:
-            return json_response({"error": INVALID_API_KEY}, 401)
-        try:
-            min_age = _parse_min_age(request.headers.get("min-age"))
-            two_factor = _parse_two_factor(request.headers.get("two-af"))
-        except _BadRequestError as exc:
-            return json_response({"error": str(exc)}, 400)
+        min_age = _parse_min_age(request.headers.get("min-age"))
+        two_factor = _parse_two_factor(request.headers.get("two-af"))
         now = self._clock()
         token = secrets.token_hex(32)
         state = _TokenState(
@@ -261,51 +233,46 @@ class JekimoSandbox:
             for stale in [t for t, s in self._tokens.items() if self._expired(s, now)]:
                 del self._tokens[stale]
             self._tokens[token] = state
-        logger.info(
+        self.log.info(
             "jekimo sandbox: token %s... created (min-age=%s, two-af=%s)", token[:8], min_age, two_factor
         )
         url = self.login_url(token)
-        qrcode = _qr_png_base64(url)
+        qrcode = qr_png_base64(url)
         return json_response({"token": token, "timestamp": state.timestamp, "qrcode": qrcode, "url": url})
 
-    def _check(self, request: Request) -> Response:
+    def on_check(self, request: Request) -> Response:
         owner = self._authenticate(request)
-        if owner is None:
-            return json_response({"error": INVALID_API_KEY}, 401)
         token = request.headers.get("token", "").strip()
         with self._lock:
             state = self._live_token(token, self._clock()) if token else None
             if state is None or not hmac.compare_digest(state.owner, owner):
-                return json_response({"error": INVALID_TOKEN}, 401)
+                raise SandboxError(401, INVALID_TOKEN)
             return json_response(state.answer())
 
     # -- the user's side (what the phone app would do) -----------------------------------------
 
-    def _set_outcome(self, request: Request, token: str) -> Response:
+    def on_set_outcome(self, request: Request, lang: str, token: str) -> Response:
         body = request.get_json(force=True, silent=True)
         with self._lock:
             state = self._live_token(token, self._clock())
             if state is None:
-                return json_response({"error": INVALID_TOKEN}, 404)
-            try:
-                status, risk, pin = _parse_outcome(body)
-            except _BadRequestError as exc:
-                return json_response({"error": str(exc)}, 400)
+                raise SandboxError(404, INVALID_TOKEN)
+            status, risk, pin = _parse_outcome(body)
             if state.status != STATUS_CREATED:
-                return json_response({"error": "Outcome already set"}, 409)
+                raise SandboxError(409, "Outcome already set")
             state.status = status
             state.risk = risk
             state.pin = (pin or _random_pin()) if (state.two_factor and risk) else 0
             answer = state.answer()
-        logger.info("jekimo sandbox: token %s... set to %s (risk=%s)", token[:8], status, risk)
+        self.log.info("jekimo sandbox: token %s... set to %s (risk=%s)", token[:8], status, risk)
         return json_response(answer)
 
-    def _login_page(self, token: str) -> Response:
+    def on_login_page(self, request: Request, lang: str, token: str) -> Response:
         now = self._clock()
         with self._lock:
             state = self._live_token(token, now)
             if state is None:
-                return html_response(_NOT_FOUND_PAGE, 404)
+                return html_response(NOT_FOUND_PAGE, 404)
             answer = state.answer()
             settings = (state.min_age, state.two_factor, state.timestamp)
         min_age, two_factor, timestamp = settings
@@ -318,136 +285,4 @@ class JekimoSandbox:
             "__ANSWER__": json.dumps(answer),
             "__TOKEN_SHORT__": token[:8],
         }
-        rendered = _LOGIN_PAGE
-        for placeholder, value in values.items():
-            rendered = rendered.replace(placeholder, html.escape(value, quote=True))
-        return html_response(rendered)
-
-
-#: Jekimo's own rules, after pages.BASE_STYLE.
-_STYLE = """
-  :root { --accent: #5b4bdb; }
-  main { width: min(28rem, 100% - 2rem); }
-  input { font: inherit; padding: .4rem .6rem; width: 100%; border: 1px solid #8888; border-radius: 6px; }
-  #approve { background: var(--ok); }
-  #approve-risk { background: var(--warn); }
-  #decline { background: var(--ko); }
-  #state { margin: 1rem 0 0; padding: .6rem; border-radius: 6px; background: #8882; font-weight: 600; }
-"""
-
-_LOGIN_PAGE = page(
-    "Jekimo sandbox",
-    style=_STYLE,
-    body_attributes={
-        "data-two-factor": "__TWO_FACTOR_FLAG__",
-        "data-expires-in": "__EXPIRES_IN__",
-        "data-answer": "__ANSWER__",
-    },
-    body="""<main>
-  <h1>Jekimo sandbox</h1>
-  <p class="muted">Stands in for the Jekimo phone app. Token __TOKEN_SHORT__&hellip;</p>
-  <dl>
-    <dt>Minimum age</dt><dd id="min-age">__MIN_AGE__</dd>
-    <dt>Two-factor PIN</dt><dd id="two-factor">__TWO_FACTOR__</dd>
-    <dt>Valid for</dt><dd><span id="expires-in">__EXPIRES_IN__</span> s</dd>
-  </dl>
-  <label id="pin-field" hidden>PIN sent when risk is flagged (optional, 6 digits; random if empty)
-    <input id="pin" inputmode="numeric" pattern="[1-9][0-9]{5}" maxlength="6" autocomplete="off">
-  </label>
-  <div class="buttons">
-    <button id="approve" type="button">Approve</button>
-    <button id="approve-risk" type="button">Approve with risk</button>
-    <button id="decline" type="button">Decline</button>
-  </div>
-  <p id="state" data-status="created">created</p>
-  <p id="message" role="alert"></p>
-</main>
-<script>
-"use strict";
-(function () {
-  var body = document.body;
-  var twoFactor = body.dataset.twoFactor === "true";
-  var buttons = ["approve", "approve-risk", "decline"].map(function (id) {
-    return document.getElementById(id);
-  });
-  var pinInput = document.getElementById("pin");
-  var stateEl = document.getElementById("state");
-  var message = document.getElementById("message");
-  var remaining = parseInt(body.dataset.expiresIn, 10);
-  var decided = false;
-
-  document.getElementById("pin-field").hidden = !twoFactor;
-
-  function setEnabled(enabled) {
-    buttons.forEach(function (b) { b.disabled = !enabled; });
-  }
-
-  // Show what /auth/check now answers: {"status", "risk", "pin"}.
-  function showState(answer) {
-    decided = answer.status !== "created";
-    var text = answer.status;
-    if (decided) {
-      text += " \\u00b7 risk: " + answer.risk + " \\u00b7 pin: " + (answer.pin || "none");
-    }
-    stateEl.textContent = text;
-    stateEl.dataset.status = answer.status;
-    setEnabled(!decided && remaining > 0);
-  }
-
-  function send(outcome) {
-    setEnabled(false);
-    message.textContent = "";
-    fetch(window.location.href, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(outcome)
-    }).then(function (res) {
-      return res.json().then(function (data) { return { status: res.status, data: data }; });
-    }).then(function (r) {
-      if (r.status === 200) { showState(r.data); return; }
-      message.textContent = r.data.error || "Request failed";
-      // 400: fix the PIN and retry; 404 (expired) and 409 (already decided) are final.
-      setEnabled(r.status === 400 && !decided && remaining > 0);
-    }).catch(function () {
-      message.textContent = "Network error";
-      setEnabled(true);
-    });
-  }
-
-  function withPin(outcome) {
-    var pin = pinInput.value.trim();
-    if (twoFactor && pin) { outcome.pin = pin; }
-    return outcome;
-  }
-
-  buttons[0].addEventListener("click", function () { send({ outcome: "approved" }); });
-  buttons[1].addEventListener("click", function () { send(withPin({ outcome: "approved", risk: true })); });
-  buttons[2].addEventListener("click", function () { send(withPin({ outcome: "declined" })); });
-
-  showState(JSON.parse(body.dataset.answer));
-
-  var countdown = document.getElementById("expires-in");
-  var timer = setInterval(function () {
-    remaining = Math.max(0, remaining - 1);
-    countdown.textContent = String(remaining);
-    if (remaining === 0) {
-      clearInterval(timer);
-      setEnabled(false);
-      if (!decided) { stateEl.textContent = "expired"; stateEl.dataset.status = "expired"; }
-    }
-  }, 1000);
-})();
-</script>
-""",
-)
-
-_NOT_FOUND_PAGE = page(
-    "Jekimo sandbox",
-    style=_STYLE,
-    body="""<main>
-  <h1>Jekimo sandbox</h1>
-  <p id="not-found">This login link is unknown or has expired (tokens are valid for a short time).
-  Start a new verification from the site you came from.</p>
-</main>
-""",
-)
+        return html_response(render(LOGIN_PAGE, values))

@@ -43,46 +43,46 @@ Behaviour where the document is silent (chosen here, keep clients defensive):
   chunk says which, e.g. ``okID sandbox FRONT redacted original``). Only ``attempt_index`` 0 exists
   (another non-negative integer is a 404; anything else a 400).
 * Webhooks: okID documents none of payload, signature or retries. As its dashboard holds one URL
-  per API key, ``webhook_url`` is the URL of the main ``sdk_key``; verifications of
-  ``extra_sdk_keys`` send none. After each outcome except ``abandon`` (unless ``"webhook": false``)
-  a background thread POSTs ``{"event": "verification.status_changed", "verification_id",
-  "status", "extra_data", "timestamp"}`` (unsigned, no redirects followed, no proxy), retrying
-  at most twice on a network error, 429 or 5xx. Expiry sends none (nothing runs on a timer).
+  per API key, ``dashboard_webhook_url`` (alias ``webhook_url``) is the URL of the main
+  ``sdk_key``; verifications of ``extra_sdk_keys`` send none. After each outcome except
+  ``abandon`` (unless ``"webhook": false``) a background thread POSTs ``{"event":
+  "verification.status_changed", "verification_id", "status", "extra_data", "timestamp"}``
+  (unsigned, no redirects followed, no proxy), retrying at most twice on a network error, 429
+  or 5xx. Expiry sends none (nothing runs on a timer).
 * State is in memory behind a lock. Nothing logs SDK keys; ids are logged by their first
   12 characters and webhook URLs by their first path segments only (the rest is a secret token).
 """
 
 from __future__ import annotations
 
+import argparse
 import hmac
-import html
 import json
-import logging
 import re
 import secrets
-import struct
-import threading
 import time
-import urllib.error
-import urllib.request
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
-from http.client import HTTPMessage
-from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from http import HTTPStatus
+from typing import Any, ClassVar, Self
+from urllib.parse import quote
 
 import segno
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from devstack.sandboxes.pages import html_response, json_response, key_digest, page
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+from devstack.sandboxes.base import (
+    Sandbox,
+    SandboxError,
+    is_http_url,
+    iso_seconds,
+    json_object,
+    key_digest,
+    matching_digest,
+)
+from devstack.sandboxes.okid_images import document_png
+from devstack.sandboxes.okid_page import NOT_FOUND_PAGE, PORTAL_PAGE
+from devstack.sandboxes.pages import PAGE_CSP, html_response, json_response, render
 
 __all__ = [
     "FLOW",
@@ -95,8 +95,6 @@ __all__ = [
     "WEBHOOK_EVENT",
     "OkidSandbox",
 ]
-
-logger = logging.getLogger(__name__)
 
 STATUS_PENDING = "pending"
 STATUS_VERIFIED = "verified"
@@ -122,74 +120,25 @@ _IMAGE_ENDPOINTS = {
 }
 
 RETENTION_SECONDS = 7 * 24 * 3600
-MAX_BODY_BYTES = 64 * 1024
-MAX_URL_LENGTH = 2048
-#: Attempts are 1 + at most this many retries.
-MAX_WEBHOOK_RETRIES = 2
-
-_LOGGED_PATH_SEGMENTS = 3
 _ID_LOG_CHARS = 12
 
-INVALID_API_KEY = ("INVALID_API_KEY", "Invalid API key provided")
-FORBIDDEN = ("FORBIDDEN", "API key does not have access to this verification")
-NOT_FOUND = ("NOT_FOUND", "Verification not found")
-EXPIRED = ("VERIFICATION_EXPIRED", "Verification has expired")
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _error(error: tuple[str, str], status: int) -> Response:
-    return json_response({"error": error[0], "message": error[1]}, status)
-
-
-def _bad_request(message: str) -> Response:
-    return _error(("INVALID_REQUEST", message), 400)
-
-
-_PAGE_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-
-
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _loggable_path(url: str) -> str:
-    """The URL's path with everything after its first segments masked (it may hold a secret token)."""
-    segments = [s for s in urlsplit(url).path.split("/") if s]
-    kept = segments[: min(_LOGGED_PATH_SEGMENTS, max(0, len(segments) - 1))]
-    masked = "/***" if len(segments) > len(kept) else ""
-    return "/" + "/".join(kept) + masked if kept else masked or "/"
+#: The ``error`` code of each HTTP status okID answers, unless the error names its own.
+_CODES = {
+    400: "INVALID_REQUEST",
+    401: "INVALID_API_KEY",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+}
+INVALID_API_KEY = "Invalid API key provided"
+FORBIDDEN = "API key does not have access to this verification"
+NOT_FOUND = "Verification not found"
 
 
 def _short(verification_id: str) -> str:
     return verification_id[:_ID_LOG_CHARS] + "..."
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A webhook is not followed elsewhere: a 3xx is the delivery's answer."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None
-
-
-# No proxy: the devstack's receivers are on this machine.
-_WEBHOOK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
 
 #: Outcome → fake automatic checks: (document status, score, liveness status, score).
@@ -243,7 +192,7 @@ class _Verification:
         updated_at = self.expires_at if current == STATUS_EXPIRED else self.updated_at
         return {
             "verification_id": self.verification_id,
-            "status": {"current": current, "updated_at": _iso(updated_at), "progress": progress},
+            "status": {"current": current, "updated_at": iso_seconds(updated_at), "progress": progress},
             "results": self._results(),
         }
 
@@ -269,43 +218,21 @@ class _Verification:
             "liveness": {"status": liveness_status, "score": liveness_score},
         }
         if self.decided_at is not None:
-            results["review"] = {"decision": self.outcome, "decided_at": _iso(self.decided_at)}
+            results["review"] = {"decision": self.outcome, "decided_at": iso_seconds(self.decided_at)}
         return results
-
-
-class _RequestError(ValueError):
-    def __init__(self, status: int, error: tuple[str, str]) -> None:
-        super().__init__(error[1])
-        self.status = status
-        self.error = error
 
 
 def _parse_generate_body(request: Request) -> tuple[dict[str, Any], str | None]:
     """(extra_data, return_url) from the optional body of ``generate-verification``."""
-    too_large = _RequestError(413, ("PAYLOAD_TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes"))
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise too_large
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise too_large
-    if not raw.strip():
-        return {}, None
-    if request.mimetype != "application/json":
-        raise _RequestError(400, ("INVALID_REQUEST", "Content-Type must be application/json"))
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _RequestError(400, ("INVALID_REQUEST", "The body is not valid JSON")) from exc
-    if not isinstance(body, dict):
-        raise _RequestError(400, ("INVALID_REQUEST", "The body must be a JSON object"))
+    body = json_object(request, empty_ok=True)
     extra_data = body.get("extra_data", {})
     if extra_data is None:
         extra_data = {}
     if not isinstance(extra_data, dict):
-        raise _RequestError(400, ("INVALID_REQUEST", "extra_data must be an object"))
+        raise SandboxError(400, "extra_data must be an object")
     return_url = body.get("return_url")
-    if return_url is not None and not _is_http_url(return_url):
-        raise _RequestError(400, ("INVALID_REQUEST", "return_url must be an http(s) URL"))
+    if return_url is not None and not is_http_url(return_url):
+        raise SandboxError(400, "return_url must be an http(s) URL")
     return extra_data, return_url
 
 
@@ -313,32 +240,36 @@ def _parse_attempt_index(raw: str | None) -> int:
     if raw is None:
         return 0
     if not re.fullmatch(r"[0-9]{1,6}", raw):
-        raise _RequestError(400, ("INVALID_REQUEST", "attempt_index must be a non-negative integer"))
+        raise SandboxError(400, "attempt_index must be a non-negative integer")
     return int(raw)
 
 
 def _parse_outcome(body: object) -> tuple[str, bool]:
     if not isinstance(body, dict):
-        raise _RequestError(400, ("INVALID_REQUEST", "The body must be a JSON object"))
+        raise SandboxError(400, "The body must be a JSON object")
     outcome = body.get("outcome")
     if outcome not in OUTCOMES:
-        raise _RequestError(400, ("INVALID_REQUEST", "outcome must be one of " + ", ".join(OUTCOMES)))
+        raise SandboxError(400, "outcome must be one of " + ", ".join(OUTCOMES))
     webhook = body.get("webhook", True)
     if not isinstance(webhook, bool):
-        raise _RequestError(400, ("INVALID_REQUEST", "webhook must be true or false"))
+        raise SandboxError(400, "webhook must be true or false")
     return str(outcome), webhook
 
 
 # -- the sandbox ---------------------------------------------------------------------------------
 
 
-class OkidSandbox:
+class OkidSandbox(Sandbox):
     """WSGI app standing in for okID's v2client portal (``https://verify.test.okid.io``)."""
 
-    #: Seconds a webhook request may take.
-    webhook_timeout_seconds: float = 5.0
-    #: Pauses before each retry of a failed delivery; at most MAX_WEBHOOK_RETRIES are used.
-    webhook_retry_delays: tuple[float, ...] = (1.0, 3.0)
+    name = "okid"
+    title = "okID"
+    default_port = 3002
+    api_path = ""
+    webhook_user_agent = "okID-sandbox-webhook/1.0"
+    #: The SDK key ``from_arguments`` gives the sandbox (the local stack's).
+    DEV_SDK_KEY: ClassVar[str] = "okid-sandbox-key"
+    DEFAULT_VERIFICATION_TTL: ClassVar[int] = 1800
 
     def __init__(
         self,
@@ -346,7 +277,7 @@ class OkidSandbox:
         public_base_url: str,
         *,
         webhook_url: str | None = None,
-        verification_ttl_seconds: int = 1800,
+        verification_ttl_seconds: int = DEFAULT_VERIFICATION_TTL,
         clock: Callable[[], float] = time.time,
         extra_sdk_keys: Iterable[str] = (),
     ) -> None:
@@ -360,108 +291,81 @@ class OkidSandbox:
             raise ValueError("SDK keys must be non-empty strings")
         if verification_ttl_seconds <= 0:
             raise ValueError("verification_ttl_seconds must be positive")
-        if not _is_http_url(public_base_url):
-            raise ValueError("public_base_url must be an http(s) URL")
+        images = "any(" + ", ".join(f'"{name}"' for name in _IMAGE_ENDPOINTS) + ")"
+        rules = [
+            Rule("/", endpoint="portal", methods=["GET"]),
+            Rule("/", endpoint="set_outcome", methods=["POST"]),
+            Rule("/api/generate-verification", endpoint="generate", methods=["POST"]),
+            Rule("/api/get-verification-details/<verification_id>", endpoint="details", methods=["GET"]),
+            Rule(f"/api/<{images}:kind>/<verification_id>", endpoint="image", methods=["GET"]),
+        ]
+        super().__init__(public_base_url, rules, clock=clock, dashboard_webhook_url=webhook_url)
+        self._sdk_key = sdk_key
         self._main_key = key_digest(sdk_key)
         self._key_digests = [key_digest(key) for key in keys]
-        self._base_url = public_base_url.rstrip("/")
         self._ttl = verification_ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
         self._verifications: dict[str, _Verification] = {}
-        self._webhook_url: str | None = None
-        self.webhook_url = webhook_url
-        self._deliveries: list[tuple[int | None, dict[str, Any]]] = []
-        self._senders: set[threading.Thread] = set()
-        self._delivery_changed = threading.Condition()
-        self._urls = Map(
-            [
-                Rule("/", endpoint="portal", methods=["GET", "POST"]),
-                Rule("/api/generate-verification", endpoint="generate", methods=["POST"]),
-                Rule("/api/get-verification-details/<verification_id>", endpoint="details", methods=["GET"]),
-                *(
-                    Rule(f"/api/{name}/<verification_id>", endpoint=name, methods=["GET"])
-                    for name in _IMAGE_ENDPOINTS
-                ),
-            ]
+
+    # -- registration and configuration ------------------------------------------------------------
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--okid-verification-ttl",
+            type=int,
+            default=cls.DEFAULT_VERIFICATION_TTL,
+            help="seconds an okID verification lives",
         )
 
-    # -- configuration ---------------------------------------------------------------------------
+    @classmethod
+    def from_arguments(cls, public_base_url: str, arguments: Mapping[str, Any]) -> Self:
+        ttl = int(arguments.get("okid_verification_ttl", cls.DEFAULT_VERIFICATION_TTL))
+        return cls(cls.DEV_SDK_KEY, public_base_url, verification_ttl_seconds=ttl)
+
+    def credentials(self) -> dict[str, str]:
+        return {"sdk_key": self._sdk_key}
 
     @property
     def webhook_url(self) -> str | None:
-        """The main key's webhook URL, as set in okID's dashboard; None sends nothing."""
-        return self._webhook_url
+        """The main key's webhook URL, as set in okID's dashboard: ``dashboard_webhook_url``."""
+        return self.dashboard_webhook_url
 
     @webhook_url.setter
     def webhook_url(self, url: str | None) -> None:
-        if url is not None and not _is_http_url(url):
-            raise ValueError("webhook_url must be an http(s) URL or None")
-        self._webhook_url = url
-
-    @property
-    def public_base_url(self) -> str:
-        return self._base_url
+        self.dashboard_webhook_url = url
 
     def portal_url(self, verification_id: str, *, select: bool = False) -> str:
-        url = f"{self._base_url}/?verification_id={quote(verification_id, safe='')}"
+        url = f"{self.public_base_url}/?verification_id={quote(verification_id, safe='')}"
         return url + "&mode=select" if select else url
 
-    # -- WSGI --------------------------------------------------------------------------------------
+    def error_body(self, error: SandboxError) -> Mapping[str, object]:
+        code = error.code or _CODES.get(error.status) or HTTPStatus(error.status).name
+        return {"error": code, "message": error.message}
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        response = self._dispatch(request)
-        return response(environ, start_response)
-
-    def _dispatch(self, request: Request) -> Response:
-        adapter = self._urls.bind_to_environ(request.environ)
-        try:
-            endpoint, args = adapter.match()
-        except MethodNotAllowed as exc:
-            response = _error(("METHOD_NOT_ALLOWED", "Method not allowed"), 405)
-            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
-            return response
-        except HTTPException:
-            return _error(("NOT_FOUND", "Not found"), 404)
-        try:
-            if endpoint == "generate":
-                return self._generate(request)
-            if endpoint == "details":
-                return self._details(request, str(args["verification_id"]))
-            if endpoint in _IMAGE_ENDPOINTS:
-                side, redacted = _IMAGE_ENDPOINTS[endpoint]
-                return self._image(request, str(args["verification_id"]), side, redacted)
-            if request.method == "POST":
-                return self._set_outcome(request)
-            return self._page(request)
-        except _RequestError as exc:
-            return _error(exc.error, exc.status)
+    def routing_error(self, status: int) -> SandboxError:
+        return SandboxError(status, HTTPStatus(status).phrase.capitalize())
 
     # -- helpers -----------------------------------------------------------------------------------
 
     def _authenticate(self, request: Request) -> str:
         """The digest of the request's ``X-SDK-Key`` if it is a known key (else a 401)."""
-        given = request.headers.get("X-SDK-Key", "")
-        if given:
-            digest = key_digest(given)
-            for known in self._key_digests:
-                if hmac.compare_digest(digest, known):
-                    return known
-        raise _RequestError(401, INVALID_API_KEY)
+        owner = matching_digest(request.headers.get("X-SDK-Key", ""), self._key_digests)
+        if owner is None:
+            raise SandboxError(401, INVALID_API_KEY)
+        return owner
 
     def _owned(self, verification_id: str, owner: str) -> _Verification:
         """The verification if ``owner`` created it (else a 404 or 403). Call with the lock held."""
         verification = self._verifications.get(verification_id)
         if verification is None:
-            raise _RequestError(404, NOT_FOUND)
+            raise SandboxError(404, NOT_FOUND)
         if not hmac.compare_digest(verification.owner, owner):
-            raise _RequestError(403, FORBIDDEN)
+            raise SandboxError(403, FORBIDDEN)
         return verification
 
     # -- API ----------------------------------------------------------------------------------------
 
-    def _generate(self, request: Request) -> Response:
+    def on_generate(self, request: Request) -> Response:
         owner = self._authenticate(request)
         extra_data, return_url = _parse_generate_body(request)
         now = self._clock()
@@ -481,15 +385,15 @@ class OkidSandbox:
             ]:
                 del self._verifications[stale]
             self._verifications[verification.verification_id] = verification
-        logger.info(
+        self.log.info(
             "okid sandbox: verification %s created (expires %s)",
             _short(verification.verification_id),
-            _iso(verification.expires_at),
+            iso_seconds(verification.expires_at),
         )
         return json_response(
             {
                 "verificationId": verification.verification_id,
-                "expiresAt": _iso(verification.expires_at),
+                "expiresAt": iso_seconds(verification.expires_at),
                 "modules": {
                     "document": {"enabled": True, "required": True, "sides": list(SIDES)},
                     "liveness": {"enabled": True, "required": True},
@@ -498,46 +402,43 @@ class OkidSandbox:
             }
         )
 
-    def _details(self, request: Request, verification_id: str) -> Response:
+    def on_details(self, request: Request, verification_id: str) -> Response:
         owner = self._authenticate(request)
         with self._lock:
             details = self._owned(verification_id, owner).details(self._clock())
         return json_response(details)
 
-    def _image(self, request: Request, verification_id: str, side: str, redacted: bool) -> Response:
+    def on_image(self, request: Request, kind: str, verification_id: str) -> Response:
+        side, redacted = _IMAGE_ENDPOINTS[kind]
         owner = self._authenticate(request)
         with self._lock:
             has_images = self._owned(verification_id, owner).has_images()
         attempt_index = _parse_attempt_index(request.args.get("attempt_index"))
         image_type = request.args.get("image_type", "original")
         if image_type not in IMAGE_TYPES:
-            raise _RequestError(
-                400, ("INVALID_REQUEST", "image_type must be one of " + ", ".join(IMAGE_TYPES))
-            )
+            raise SandboxError(400, "image_type must be one of " + ", ".join(IMAGE_TYPES))
         if not has_images or attempt_index != 0:
-            raise _RequestError(
-                404, ("NOT_FOUND", f"No accepted {side} document image for this verification")
-            )
-        response = Response(_document_png(side, redacted, image_type), mimetype="image/png")
+            raise SandboxError(404, f"No accepted {side} document image for this verification")
+        response = Response(document_png(side, redacted, image_type), mimetype="image/png")
         response.headers["Cache-Control"] = "no-store"
         response.headers["Content-Disposition"] = f'inline; filename="{side}_document.png"'
         return response
 
     # -- the user's side (what okID's portal would do) -----------------------------------------------
 
-    def _set_outcome(self, request: Request) -> Response:
+    def on_set_outcome(self, request: Request) -> Response:
         verification_id = request.args.get("verification_id", "")
         body = request.get_json(force=True, silent=True)
         now = self._clock()
         with self._lock:
             verification = self._verifications.get(verification_id)
             if verification is None:
-                raise _RequestError(404, NOT_FOUND)
+                raise SandboxError(404, NOT_FOUND)
             if verification.current(now) == STATUS_EXPIRED:
-                raise _RequestError(404, EXPIRED)
+                raise SandboxError(404, "Verification has expired", "VERIFICATION_EXPIRED")
             outcome, webhook = _parse_outcome(body)
             if outcome not in verification.allowed_outcomes(now):
-                raise _RequestError(409, ("CONFLICT", "The outcome of this verification is already set"))
+                raise SandboxError(409, "The outcome of this verification is already set")
             if outcome == OUTCOME_ABANDON:
                 verification.abandoned = True
             else:
@@ -552,20 +453,20 @@ class OkidSandbox:
                 and hmac.compare_digest(verification.owner, self._main_key)
             )
             payload = self._payload(verification, current, now)
-        logger.info("okid sandbox: verification %s: %s -> %s", _short(verification_id), outcome, current)
-        url = self._webhook_url
+        self.log.info("okid sandbox: verification %s: %s -> %s", _short(verification_id), outcome, current)
+        url = self.dashboard_webhook_url
         if notify and url is not None:
-            self._start_delivery(url, payload)
+            self.start_webhook(url, payload, f"{current} for {_short(verification_id)}")
         return json_response({"verification_id": verification_id, "status": current})
 
-    def _page(self, request: Request) -> Response:
+    def on_portal(self, request: Request) -> Response:
         verification_id = request.args.get("verification_id", "")
         select = request.args.get("mode") == "select"
         now = self._clock()
         with self._lock:
             verification = self._verifications.get(verification_id)
             if verification is None or verification.current(now) == STATUS_EXPIRED:
-                return html_response(_NOT_FOUND_PAGE, 404, csp=_PAGE_CSP)
+                return html_response(NOT_FOUND_PAGE, 404, csp=PAGE_CSP)
             current = verification.current(now)
             allowed = verification.allowed_outcomes(now)
             abandoned = verification.abandoned
@@ -576,17 +477,14 @@ class OkidSandbox:
             "__STATUS__": current,
             "__STATUS_TEXT__": current + (" (abandoned by the user)" if abandoned else ""),
             "__ALLOWED__": " ".join(allowed),
-            "__EXPIRES_AT__": _iso(expires_at),
+            "__EXPIRES_AT__": iso_seconds(expires_at),
             "__ID__": verification_id,
             "__RETURN_URL__": return_url or "",
             "__SELECT_HIDDEN__": "" if select else " hidden",
             "__QR__": segno.make(direct_url, error="m").svg_data_uri(scale=4) if select else "data:,",
             "__DIRECT_URL__": direct_url,
         }
-        rendered = _PORTAL_PAGE
-        for placeholder, value in values.items():
-            rendered = rendered.replace(placeholder, html.escape(value, quote=True))
-        return html_response(rendered, csp=_PAGE_CSP)
+        return html_response(render(PORTAL_PAGE, values), csp=PAGE_CSP)
 
     # -- webhooks ------------------------------------------------------------------------------------
 
@@ -596,14 +494,8 @@ class OkidSandbox:
             "verification_id": verification.verification_id,
             "status": status,
             "extra_data": json.loads(json.dumps(verification.extra_data)),
-            "timestamp": _iso(now),
+            "timestamp": iso_seconds(now),
         }
-
-    @property
-    def webhook_deliveries(self) -> list[tuple[int | None, dict[str, Any]]]:
-        """One (HTTP status or None for a network error, payload) per delivery attempt, oldest first."""
-        with self._delivery_changed:
-            return list(self._deliveries)
 
     def send_webhook(self, verification_id: str, status: str) -> int | None:
         """Delivers a notification for ``verification_id`` saying ``status`` now, in this thread.
@@ -615,266 +507,8 @@ class OkidSandbox:
         with self._lock:
             verification = self._verifications[verification_id]
             payload = self._payload(verification, status, self._clock())
-        url = self._webhook_url
+        url = self.dashboard_webhook_url
         if url is None:
-            logger.info("okid sandbox: no webhook URL set; %s not sent", status)
+            self.log.info("okid sandbox: no webhook URL set; %s not sent", status)
             return None
-        return self._deliver(url, payload)
-
-    def wait_for_webhooks(self, count: int, timeout: float = 5.0) -> list[tuple[int | None, dict[str, Any]]]:
-        """Waits until at least ``count`` delivery attempts are recorded; raises TimeoutError."""
-        with self._delivery_changed:
-            if not self._delivery_changed.wait_for(lambda: len(self._deliveries) >= count, timeout):
-                raise TimeoutError(f"{len(self._deliveries)} of {count} webhook attempts after {timeout} s")
-            return list(self._deliveries)
-
-    def flush_webhooks(self, timeout: float = 10.0) -> None:
-        """Waits until no background delivery is running; raises TimeoutError."""
-        with self._delivery_changed:
-            if not self._delivery_changed.wait_for(lambda: not self._senders, timeout):
-                raise TimeoutError(f"{len(self._senders)} webhook deliveries still running after {timeout} s")
-
-    def _start_delivery(self, url: str, payload: dict[str, Any]) -> None:
-        def run() -> None:
-            try:
-                self._deliver(url, payload)
-            finally:
-                with self._delivery_changed:
-                    self._senders.discard(thread)
-                    self._delivery_changed.notify_all()
-
-        thread = threading.Thread(target=run, name="okid-sandbox-webhook", daemon=True)
-        with self._delivery_changed:
-            self._senders.add(thread)
-        thread.start()
-
-    def _deliver(self, url: str, payload: dict[str, Any]) -> int | None:
-        delays = tuple(self.webhook_retry_delays)[:MAX_WEBHOOK_RETRIES]
-        attempts = 1 + len(delays)
-        path = _loggable_path(url)
-        status: int | None = None
-        for attempt in range(1, attempts + 1):
-            if attempt > 1:
-                time.sleep(max(0.0, delays[attempt - 2]))
-            status = self._post(url, payload)
-            with self._delivery_changed:
-                self._deliveries.append((status, payload))
-                self._delivery_changed.notify_all()
-            logger.info(
-                "okid sandbox: webhook %s for %s to %s -> %s (attempt %d of %d)",
-                payload.get("status"),
-                _short(str(payload.get("verification_id", ""))),
-                path,
-                "network error" if status is None else status,
-                attempt,
-                attempts,
-            )
-            if status is not None and status != 429 and status < 500:
-                break
-        return status
-
-    def _post(self, url: str, payload: dict[str, Any]) -> int | None:
-        request = urllib.request.Request(  # noqa: S310 - the URL's scheme is checked to be http(s)
-            url,
-            data=json.dumps(payload).encode("utf-8"),
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "okID-sandbox-webhook/1.0"},
-        )
-        try:
-            with _WEBHOOK_OPENER.open(request, timeout=self.webhook_timeout_seconds) as answer:
-                answer.read(65536)
-                return int(answer.status)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            return int(exc.code)
-        except (OSError, ValueError):
-            return None
-
-
-# -- images --------------------------------------------------------------------------------------------
-
-_Colour = tuple[int, int, int]
-
-
-class _Canvas:
-    def __init__(self, width: int, height: int, colour: _Colour) -> None:
-        self.width = width
-        self.height = height
-        self.pixels = bytearray(bytes(colour) * (width * height))
-
-    def rect(self, x: int, y: int, width: int, height: int, colour: _Colour) -> None:
-        x0, x1 = max(0, x), min(self.width, x + width)
-        if x1 <= x0:
-            return
-        row = bytes(colour) * (x1 - x0)
-        for line in range(max(0, y), min(self.height, y + height)):
-            start = (line * self.width + x0) * 3
-            self.pixels[start : start + len(row)] = row
-
-    def paste(self, other: _Canvas, x: int, y: int) -> None:
-        for line in range(other.height):
-            source = other.pixels[line * other.width * 3 : (line + 1) * other.width * 3]
-            start = ((y + line) * self.width + x) * 3
-            self.pixels[start : start + len(source)] = source
-
-    def png(self, description: str) -> bytes:
-        def chunk(kind: bytes, data: bytes) -> bytes:
-            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-        stride = self.width * 3
-        raw = b"".join(
-            b"\x00" + bytes(self.pixels[line * stride : (line + 1) * stride]) for line in range(self.height)
-        )
-        header = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)
-        return (
-            b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", header)
-            + chunk(b"tEXt", b"Description\x00" + description.encode("latin-1"))
-            + chunk(b"IDAT", zlib.compress(raw, 9))
-            + chunk(b"IEND", b"")
-        )
-
-
-_INK: _Colour = (55, 60, 70)
-_BLACK: _Colour = (0, 0, 0)
-
-
-@lru_cache(maxsize=16)
-def _document_png(side: str, redacted: bool, image_type: str) -> bytes:
-    """A made-up ID card side: portrait and fields on the front, barcode and MRZ on the back."""
-    card = _Canvas(172, 108, (219, 233, 246) if side == "front" else (226, 241, 224))
-    if side == "front":
-        card.rect(0, 0, 172, 14, (40, 90, 160))
-        card.rect(10, 24, 40, 52, _BLACK if redacted else (150, 155, 165))  # portrait
-        for line in range(5):
-            card.rect(
-                58, 26 + line * 12, 100 - line * 9, 5 if not redacted else 8, _BLACK if redacted else _INK
-            )
-    else:
-        for stripe in range(0, 150, 4):
-            card.rect(10 + stripe, 10, 2 + (stripe // 4) % 2, 34, _INK)  # barcode
-        for line in range(3):
-            card.rect(10, 66 + line * 12, 152, 6, _INK)  # MRZ
-        if redacted:
-            card.rect(6, 62, 160, 40, _BLACK)
-    if not redacted:
-        for y in range(card.height):  # the watermark: a red diagonal band
-            centre = y * card.width // card.height
-            card.rect(centre - 3, y, 6, 1, (205, 60, 60))
-    if image_type == "cropped":
-        canvas = card
-    else:
-        canvas = _Canvas(card.width + 32, card.height + 32, (96, 96, 96))
-        canvas.paste(card, 16, 16)
-    view = "redacted" if redacted else "unredacted"
-    return canvas.png(f"okID sandbox {side.upper()} {view} {image_type}")
-
-
-# -- pages -----------------------------------------------------------------------------------------------
-
-#: okID's own rules, after pages.BASE_STYLE.
-_STYLE = """
-  :root { --accent: #2f6fde; }
-  main { width: min(30rem, 100% - 2rem); }
-  .muted { overflow-wrap: anywhere; }
-  #select-mode { margin: 0 0 1rem; padding: .75rem; border: 1px dashed #8888; border-radius: 8px; }
-  #select-mode img { display: block; margin: .5rem auto; background: #fff; }
-  .buttons { grid-template-columns: 1fr 1fr; }
-  #verified { background: var(--ok); }
-  #rejected { background: var(--ko); }
-  #needs_manual_review { background: var(--warn); }
-  #abandon { background: #666; }
-  #status { margin: 1rem 0 0; padding: .6rem; border-radius: 6px; background: #8882; font-weight: 600; }
-"""
-
-_PORTAL_PAGE = page(
-    "okID sandbox",
-    style=_STYLE,
-    body_attributes={"data-status": "__STATUS__", "data-allowed": "__ALLOWED__"},
-    body="""<main>
-  <h1>okID sandbox</h1>
-  <p class="muted">Stands in for okID's verification portal (terms, document, liveness).
-  Verification <span id="verification-id">__ID__</span></p>
-  <section id="select-mode"__SELECT_HIDDEN__>
-    <p>Choose how to continue: scan this QR code with your phone, or continue on this device.</p>
-    <img id="qr" alt="QR code of this verification" src="__QR__">
-    <a id="same-device" href="__DIRECT_URL__">Continue on this device</a>
-  </section>
-  <dl>
-    <dt>Expires at</dt><dd id="expires-at">__EXPIRES_AT__</dd>
-  </dl>
-  <label><input id="send-webhook" type="checkbox" checked> Send the webhook</label>
-  <div class="buttons">
-    <button id="verified" type="button">Verified</button>
-    <button id="rejected" type="button">Rejected</button>
-    <button id="needs_manual_review" type="button">Needs manual review</button>
-    <button id="abandon" type="button">Abandon</button>
-  </div>
-  <p id="status" data-status="__STATUS__">__STATUS_TEXT__</p>
-  <p id="message" role="alert"></p>
-  <p><a id="return-link" href="__RETURN_URL__" hidden>Return to the site</a></p>
-</main>
-<script>
-"use strict";
-(function () {
-  var ids = ["verified", "rejected", "needs_manual_review", "abandon"];
-  var buttons = ids.map(function (id) { return document.getElementById(id); });
-  var statusEl = document.getElementById("status");
-  var message = document.getElementById("message");
-  var webhook = document.getElementById("send-webhook");
-  var returnLink = document.getElementById("return-link");
-
-  function allow(allowed) {
-    buttons.forEach(function (b) { b.disabled = allowed.indexOf(b.id) < 0; });
-    var done = allowed.length === 0 || allowed.indexOf("abandon") < 0;
-    returnLink.hidden = !returnLink.getAttribute("href") || !done;
-  }
-
-  function allowedAfter(status, outcome) {
-    if (outcome === "abandon") { return []; }
-    if (status === "pending") { return ids.slice(); }
-    if (status === "needs_manual_review") { return ["verified", "rejected"]; }
-    return [];
-  }
-
-  function send(outcome) {
-    allow([]);
-    message.textContent = "";
-    fetch(window.location.href, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ outcome: outcome, webhook: webhook.checked })
-    }).then(function (res) {
-      return res.json().then(function (data) { return { status: res.status, data: data }; });
-    }).then(function (r) {
-      if (r.status === 200) {
-        statusEl.textContent = r.data.status + (outcome === "abandon" ? " (abandoned by the user)" : "");
-        statusEl.dataset.status = r.data.status;
-        allow(allowedAfter(r.data.status, outcome));
-        return;
-      }
-      message.textContent = r.data.message || r.data.error || "Request failed";
-    }).catch(function () {
-      message.textContent = "Network error";
-      allow(allowedAfter(statusEl.dataset.status, null));
-    });
-  }
-
-  buttons.forEach(function (b) { b.addEventListener("click", function () { send(b.id); }); });
-  var initial = document.body.dataset.allowed;
-  allow(initial ? initial.split(" ") : []);
-})();
-</script>
-""",
-)
-
-_NOT_FOUND_PAGE = page(
-    "okID sandbox",
-    style=_STYLE,
-    body="""<main>
-  <h1>okID sandbox</h1>
-  <p id="not-found">This verification is unknown or has expired.
-  Start a new verification from the site you came from.</p>
-</main>
-""",
-)
+        return self.deliver_webhook(url, payload, f"{status} for {_short(verification_id)}")

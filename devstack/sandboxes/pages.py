@@ -1,4 +1,4 @@
-"""Web helpers shared by the provider sandboxes: key digests, no-store responses and the page skeleton.
+"""Web helpers shared by the provider sandboxes: no-store responses, the page skeleton and its rendering.
 
 Each sandbox keeps its own colours, extra CSS rules, markup and scripts; this module holds only what
 their pages and API answers have in common.
@@ -6,22 +6,22 @@ their pages and API answers have in common.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from collections.abc import Mapping
 
 from werkzeug.wrappers import Response
 
-__all__ = ["BASE_STYLE", "html_response", "json_response", "key_digest", "page"]
+__all__ = ["BASE_STYLE", "PAGE_CSP", "html_response", "json_response", "page", "render"]
+
+#: The Content-Security-Policy of a page with inline style and script that only calls its own origin.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
-def key_digest(key: str) -> str:
-    """The SHA-256 hex digest of an API key: what a sandbox keeps and compares instead of the key."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def json_response(body: Mapping[str, object], status: int = 200) -> Response:
+def json_response(body: object, status: int = 200) -> Response:
     """``body`` as JSON, never cached."""
     response = Response(json.dumps(body), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
@@ -81,3 +81,10 @@ def page(title: str, *, style: str, body: str, body_attributes: Mapping[str, str
 {body}</body>
 </html>
 """
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with each placeholder (a key of ``values``) replaced by its value, HTML-escaped."""
+    for placeholder, value in values.items():
+        template = template.replace(placeholder, html.escape(value, quote=True))
+    return template

@@ -879,7 +879,7 @@ def test_logs_show_each_delivery_with_a_masked_path_and_never_the_key(
     ],
 )
 def test_webhook_paths_are_logged_without_their_last_segment(url: str, logged: str) -> None:
-    from devstack.sandboxes.okid import _loggable_path
+    from devstack.sandboxes.webhooks import loggable_path as _loggable_path
 
     assert _loggable_path(url) == logged
 
