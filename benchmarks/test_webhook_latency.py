@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.sandboxes.okid import OkidSandbox
-from devstack.stack import OKID_SDK_KEY, LocalStack, StackOptions
+from devstack.sandboxes import SANDBOXES
+from devstack.stack import LocalStack, StackOptions
 from tests.support.caches import reset_idgate_caches
-from tests.support.http_server import serve_wsgi
 
 WEBHOOK_BUDGET_SECONDS = 1.0
 
@@ -33,23 +32,32 @@ class SlowWhenAsked:
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[tuple[LocalStack, SlowWhenAsked]]:
-    holder: dict[str, Any] = {}
-    with serve_wsgi(lambda environ, start: holder["okid"](environ, start)) as okid_url:
-        okid = SlowWhenAsked(OkidSandbox(OKID_SDK_KEY, okid_url))
-        holder["okid"] = okid
-        reset_idgate_caches()
-        options = StackOptions(
-            port=0, aws_port=0, jekimo_port=0, okid_port=0, poll_interval=60, print_mail=False, web_root=None,
-            environment={"OKID_PORTAL_URL": okid_url},
-        )  # fmt: skip
-        with LocalStack(options) as stack:
-            yield stack, okid
-        reset_idgate_caches()
+    wrapped: dict[str, SlowWhenAsked] = {}
+
+    def slow_okid(name: str, app: Any) -> Any:
+        if name != "okid":
+            return app
+        wrapped[name] = SlowWhenAsked(app)
+        return wrapped[name]
+
+    reset_idgate_caches()
+    options = StackOptions(
+        port=0,
+        aws_port=0,
+        sandbox_ports={sandbox.name: 0 for sandbox in SANDBOXES},
+        sandbox_wrapper=slow_okid,
+        poll_interval=60,
+        print_mail=False,
+        web_root=None,
+    )
+    with LocalStack(options) as stack:
+        yield stack, wrapped["okid"]
+    reset_idgate_caches()
 
 
 def webhook(stack: LocalStack, verification_id: str) -> requests.Response:
-    assert stack.urls is not None
-    url = f"{stack.urls.api}/v1/webhooks/okid/{stack.webhook_token('okid')}"
+    url = stack.webhook_url("okid")
+    assert url is not None
     return requests.post(url, json={"verification_id": verification_id}, timeout=10)
 
 

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from devstack.sandboxes import SANDBOXES
 from devstack.stack import LocalStack, StackOptions
 from devstack.template import DEFAULT_TEMPLATE
 
@@ -25,16 +26,18 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000, help="HTTP API and demo page (0: any free port)")
     parser.add_argument("--aws-port", type=int, default=4566, help="local AWS endpoint (0: any free port)")
-    parser.add_argument("--jekimo-port", type=int, default=3001, help="Jekimo sandbox (0: any free port)")
-    parser.add_argument("--okid-port", type=int, default=3002, help="okID sandbox (0: any free port)")
-    parser.add_argument(
-        "--okid-verification-ttl", type=int, default=1800, help="seconds an okID verification lives"
-    )
+    for sandbox in SANDBOXES:
+        parser.add_argument(
+            f"--{sandbox.name}-port",
+            type=int,
+            default=sandbox.default_port,
+            help=f"{sandbox.title} sandbox (0: any free port)",
+        )
+        sandbox.add_arguments(parser)
     parser.add_argument(
         "--allow-unredacted-images", action="store_true", help="set the AllowUnredactedImages parameter"
     )
     parser.add_argument("--poll-interval", type=int, default=5, help="seconds between two provider checks")
-    parser.add_argument("--jekimo-token-ttl", type=int, default=120, help="seconds a Jekimo token lives")
     parser.add_argument("--pin-ttl", type=int, default=600, help="seconds a two-factor PIN is valid")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="the SAM template to run")
     parser.add_argument("--log-level", default="INFO", help="devstack's own log level")
@@ -43,18 +46,19 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         level=args.log_level.upper(), format="%(asctime)s %(name)s: %(message)s", datefmt="%X"
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials..." on every new client
+    values = vars(args)
+    ports = {sandbox.name: values.pop(f"{sandbox.name}_port") for sandbox in SANDBOXES}
     return StackOptions(
-        host=args.host,
-        port=args.port,
-        aws_port=args.aws_port,
-        jekimo_port=args.jekimo_port,
-        okid_port=args.okid_port,
-        okid_verification_ttl=args.okid_verification_ttl,
-        allow_unredacted_images=args.allow_unredacted_images,
-        poll_interval=args.poll_interval,
-        jekimo_token_ttl=args.jekimo_token_ttl,
-        pin_ttl=args.pin_ttl,
-        template=args.template,
+        host=values.pop("host"),
+        port=values.pop("port"),
+        aws_port=values.pop("aws_port"),
+        sandbox_ports=ports,
+        allow_unredacted_images=values.pop("allow_unredacted_images"),
+        poll_interval=values.pop("poll_interval"),
+        pin_ttl=values.pop("pin_ttl"),
+        template=values.pop("template"),
+        # What is left are the sandboxes' own options.
+        sandbox_arguments={name: value for name, value in values.items() if name != "log_level"},
     )
 
 

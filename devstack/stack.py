@@ -1,52 +1,64 @@
-"""The whole application on this machine: local AWS, the template's resources, the handlers, the provider
-sandboxes (Jekimo, okID), the HTTP API and the mail printer. `python -m devstack` runs it; tests start it
-from Python."""
+"""The whole application on this machine: local AWS, the template's resources, the handlers, every
+registered provider sandbox, the HTTP API and the mail printer. `python -m devstack` runs it; tests start
+it from Python.
+
+Nothing here names a provider: each sandbox of `devstack.sandboxes.SANDBOXES` is started on its port, its
+credentials go into the template's secret `<PROVIDER_SECRET_PREFIX><name>`, the functions get
+`<NAME>_BASE_URL` (and the settings that must match the sandbox), and its dashboard webhook is pointed at
+the URL that `GET /v1/providers/<name>/webhook` gives, as an operator would set it up.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import requests
 
 from devstack.aws import LocalAws
 from devstack.gateway import Gateway
 from devstack.lambdas import Lambdas, apply_environment, function_environment, restore_environment
 from devstack.mail import MailPrinter
 from devstack.provision import Provisioned, provision
-from devstack.sandboxes.jekimo import JekimoSandbox
-from devstack.sandboxes.okid import OkidSandbox
+from devstack.sandboxes import SANDBOXES
+from devstack.sandboxes.base import Sandbox
 from devstack.server import BackgroundServer
 from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT, Resolver, Template, load_template
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
 log = logging.getLogger("devstack")
 
-JEKIMO_API_KEY = "jekimo-sandbox-key"
-JEKIMO_SECRET = "JekimoSecret"  # noqa: S105 - the template's secret the Jekimo client reads its key from
-JEKIMO_API_PATH = "/app.php/v1.1"
-OKID_SDK_KEY = "okid-sandbox-key"
-OKID_SECRET = "OkidSecret"  # noqa: S105 - the template's secret the okID client reads its key from
-WEBHOOK_SECRET = "WebhookSecret"  # noqa: S105 - the template's secret holding the webhook path tokens
-#: Local return_url hosts (okID); the deployed default allows none.
+#: Local return_url hosts; the deployed default allows none.
 LOCAL_RETURN_URL_HOSTS = "localhost,127.0.0.1"
 KEYS_FUNCTION = "KeysFunction"
 POLL_PARAMETER = "PollIntervalSeconds"
+SECRET_PREFIX_VARIABLE = "PROVIDER_SECRET_PREFIX"  # noqa: S105 - a variable's name
 DEV_KEYS = {"secret": "sk_local_dev", "publishable": "pk_local_dev"}
 DEV_CLIENT_ID = "local-dev"
+
+#: Wraps a sandbox's WSGI app (tests count the calls a provider receives).
+SandboxWrapper = Callable[[str, "WSGIApplication"], "WSGIApplication"]
 
 
 @dataclass
 class StackOptions:
     host: str = "127.0.0.1"
-    port: int = 3000  # 0 for any free port, for each of the three
+    port: int = 3000  # 0 for any free port, here and in `sandbox_ports`
     aws_port: int = 4566
-    jekimo_port: int = 3001
-    okid_port: int = 3002
-    okid_verification_ttl: int = 1800
+    #: Port of each sandbox by provider name; a sandbox not listed gets its default port.
+    sandbox_ports: dict[str, int] = field(default_factory=dict)
+    #: The sandboxes' own options, as their command-line flags' destinations (e.g. `jekimo_token_ttl`).
+    sandbox_arguments: dict[str, Any] = field(default_factory=dict)
+    sandbox_wrapper: SandboxWrapper | None = None
     allow_unredacted_images: bool = False
     poll_interval: int = 5  # the template's PollIntervalSeconds
-    jekimo_token_ttl: int = 120
     pin_ttl: int = 600
     template: Path = DEFAULT_TEMPLATE
     web_root: Path | None = REPO_ROOT / "web"
@@ -54,18 +66,22 @@ class StackOptions:
     environment: dict[str, str] = field(default_factory=dict)  # more function environment variables
     print_mail: bool = True
 
+    def port_of(self, sandbox: type[Sandbox]) -> int:
+        return self.sandbox_ports.get(sandbox.name, sandbox.default_port)
+
 
 @dataclass(frozen=True)
 class StackUrls:
     api: str
     web: str
     aws: str
-    jekimo: str  # the sandbox's API base, as JEKIMO_BASE_URL
-    okid: str  # the sandbox's portal, as OKID_PORTAL_URL
     keys: dict[str, str]
+    #: Each provider's client base URL (what `<NAME>_BASE_URL` is set to).
+    providers: dict[str, str]
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Each provider also at the top level ("jekimo": ...), as scripts read the ready line.
+        return {**self.providers, **asdict(self)}
 
 
 class LocalStack:
@@ -78,9 +94,9 @@ class LocalStack:
         self.provisioned: Provisioned | None = None
         self.gateway: Gateway | None = None
         self.urls: StackUrls | None = None
+        self.sandboxes: dict[str, Sandbox] = {}
         self._servers: list[BackgroundServer] = []
         self._mail: MailPrinter | None = None
-        self.okid: OkidSandbox | None = None
         self._previous_env: dict[str, str | None] = {}
 
     def __enter__(self) -> LocalStack:
@@ -103,8 +119,7 @@ class LocalStack:
         self.aws = LocalAws(self.lambdas, host=o.host, port=o.aws_port).start()
         self.aws.reset()  # a fresh stack, even when an earlier one ran in this process
         aws_url = f"http://{shown_host}:{self.aws.port}"
-        jekimo_url = self._start_jekimo(shown_host)
-        okid_url = self._start_okid(shown_host)
+        provider_urls = {sandbox.name: self._start_sandbox(sandbox, shown_host) for sandbox in SANDBOXES}
 
         parameters = {
             POLL_PARAMETER: o.poll_interval,
@@ -115,21 +130,19 @@ class LocalStack:
         parameters = {name: value for name, value in parameters.items() if name in self.template.parameters}
         resolver = self.template.resolver(parameters={**parameters, **o.parameters})
         self.aws.find_function = resolver.function_logical_id
-        secrets = {
-            JEKIMO_SECRET: json.dumps({"api_key": JEKIMO_API_KEY}),
-            OKID_SECRET: json.dumps({"sdk_key": OKID_SDK_KEY}),
-        }
-        self.provisioned = provision(self.template, aws_url, resolver, secret_values=secrets)
+        self.provisioned = provision(
+            self.template, aws_url, resolver, secret_values=self._secret_values(resolver)
+        )
         self.resolver = resolver.with_refs(self.provisioned.refs)
 
         functions = self.template.functions(self.resolver)
         self.lambdas.functions.update(functions)
-        overrides = {
-            "PIN_TTL_SECONDS": str(o.pin_ttl),
-            "JEKIMO_BASE_URL": jekimo_url,
-            "JEKIMO_TOKEN_TTL_SECONDS": str(o.jekimo_token_ttl),
-            "OKID_PORTAL_URL": okid_url,
-        }
+        overrides = {"PIN_TTL_SECONDS": str(o.pin_ttl)}
+        for name, sandbox in self.sandboxes.items():
+            overrides[f"{name.upper()}_BASE_URL"] = provider_urls[name]
+            overrides.update(
+                {f"{name.upper()}_{key}": value for key, value in sandbox.client_settings().items()}
+            )
         env = function_environment(functions.values(), aws_url, {**overrides, **o.environment})
         self._previous_env = apply_environment(env)
         self.lambdas.load_all()  # import errors show now, not on the first request
@@ -141,43 +154,54 @@ class LocalStack:
         if o.print_mail:
             self._mail = MailPrinter(output=lambda text: print(text, flush=True)).start()
         api_url = f"http://{shown_host}:{api.port}"
-        # As okID's dashboard would be set up: the webhook URL that GET /v1/providers/okid/webhook gives.
-        assert self.okid is not None
-        assert self.provisioned is not None
-        if WEBHOOK_SECRET in self.provisioned.secrets:
-            self.okid.webhook_url = f"{api_url}/v1/webhooks/okid/{self.webhook_token('okid')}"
-        self.urls = StackUrls(api_url, f"{api_url}/", aws_url, jekimo_url, okid_url, dict(DEV_KEYS))
+        self.urls = StackUrls(api_url, f"{api_url}/", aws_url, dict(DEV_KEYS), provider_urls)
+        # As each provider's dashboard would be set up: the URL GET /v1/providers/{name}/webhook gives.
+        for name, sandbox in self.sandboxes.items():
+            sandbox.dashboard_webhook_url = self.webhook_url(name)
         return self.urls
 
-    def webhook_token(self, provider: str) -> str:
-        assert self.aws is not None
-        assert self.provisioned is not None
-        secret = self.aws.client("secretsmanager").get_secret_value(
-            SecretId=self.provisioned.secrets[WEBHOOK_SECRET]
+    def webhook_url(self, provider: str) -> str | None:
+        """This deployment's webhook URL for `provider`, as the API gives it; None when it takes none."""
+        assert self.urls is not None, "start() first"
+        answer = requests.get(
+            f"{self.urls.api}/v1/providers/{provider}/webhook",
+            headers={"Authorization": f"Bearer {DEV_KEYS['secret']}"},
+            timeout=10,
         )
-        return str(json.loads(secret["SecretString"])[provider])
+        if answer.status_code != 200:
+            if answer.status_code != 404:
+                log.warning("no webhook URL for %s (HTTP %d)", provider, answer.status_code)
+            return None
+        return str(answer.json()["url"])
 
-    def _start_okid(self, shown_host: str) -> str:
-        server = BackgroundServer(None, self.options.host, self.options.okid_port)
-        self._servers.append(server)
-        public = f"http://{shown_host}:{server.port}"
-        self.okid = OkidSandbox(
-            OKID_SDK_KEY, public, verification_ttl_seconds=self.options.okid_verification_ttl
-        )
-        server.app = self.okid
-        server.start()
-        return public
-
-    def _start_jekimo(self, shown_host: str) -> str:
-        server = BackgroundServer(None, self.options.host, self.options.jekimo_port)
+    def _start_sandbox(self, sandbox_type: type[Sandbox], shown_host: str) -> str:
+        server = BackgroundServer(None, self.options.host, self.options.port_of(sandbox_type))
         self._servers.append(server)
         # Bound first, so the sandbox knows its own URL (it links to itself) even for port 0.
         public = f"http://{shown_host}:{server.port}"
-        server.app = JekimoSandbox(
-            api_key=JEKIMO_API_KEY, public_base_url=public, token_ttl_seconds=self.options.jekimo_token_ttl
+        sandbox = sandbox_type.from_arguments(
+            public, {**sandbox_defaults(), **self.options.sandbox_arguments}
         )
+        self.sandboxes[sandbox_type.name] = sandbox
+        wrap = self.options.sandbox_wrapper
+        server.app = wrap(sandbox_type.name, sandbox) if wrap else sandbox
         server.start()
-        return public + JEKIMO_API_PATH
+        return public + sandbox_type.api_path
+
+    def _secret_values(self, resolver: Resolver) -> dict[str, str]:
+        """The sandboxes' credentials, by the logical id of the secret each provider's client reads."""
+        prefixes = {
+            function.environment.get(SECRET_PREFIX_VARIABLE)
+            for function in self.template.functions(resolver).values()
+        } - {None}
+        secrets = {secret.name: lid for lid, secret in self.template.secrets(resolver).items()}
+        values = {}
+        for name, sandbox in self.sandboxes.items():
+            found = [secrets[f"{prefix}{name}"] for prefix in prefixes if f"{prefix}{name}" in secrets]
+            if not found:
+                log.warning("no secret for %s in the template: its client has no credentials", name)
+            values.update({lid: json.dumps(sandbox.credentials()) for lid in found})
+        return values
 
     def _register_dev_keys(self) -> None:
         if KEYS_FUNCTION not in self.lambdas:
@@ -208,14 +232,22 @@ class LocalStack:
         return banner(self.urls, next(iter(self.provisioned.tables.values()), "TABLE"))
 
 
+def sandbox_defaults() -> dict[str, Any]:
+    """The default value of every sandbox's own command-line option."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for sandbox in SANDBOXES:
+        sandbox.add_arguments(parser)
+    return vars(parser.parse_args([]))
+
+
 def banner(urls: StackUrls, table: str) -> str:
+    titles = {sandbox.name: sandbox.title for sandbox in SANDBOXES}
     lines = [
         "idgate local stack",
         f"  API           {urls.api}/v1  (try: curl {urls.api}/v1/health)",
         f"  demo page     {urls.web}",
         f"  AWS endpoint  {urls.aws}  (aws --endpoint-url {urls.aws} dynamodb scan --table-name {table})",
-        f"  Jekimo        {urls.jekimo} (sandbox)",
-        f"  okID          {urls.okid} (sandbox)",
+        *(f"  {name:<13} {url} ({titles.get(name, name)} sandbox)" for name, url in urls.providers.items()),
         f"  dev keys      {urls.keys['secret']} (secret), {urls.keys['publishable']} (publishable)",
     ]
     return "\n".join(lines)

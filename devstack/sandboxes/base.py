@@ -243,6 +243,11 @@ class Sandbox(SandboxApp, ABC):
     def credentials(self) -> dict[str, str]:
         """The JSON secret idgate's client of this provider reads, holding this sandbox's credentials."""
 
+    def client_settings(self) -> dict[str, str]:
+        """Settings idgate's client must have to match this sandbox (its `<NAME>_<KEY>` variables, without
+        the prefix): a shortened validity the client computes itself, for instance."""
+        return {}
+
     def api_url(self) -> str:
         """The base URL idgate's client is configured with."""
         return self.public_base_url + self.api_path

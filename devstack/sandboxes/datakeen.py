@@ -355,6 +355,10 @@ class DatakeenSandbox(Sandbox):
     def credentials(self) -> dict[str, str]:
         return dict(self._credentials)
 
+    def client_settings(self) -> dict[str, str]:
+        # idgate renews its token before the documented validity ends and dates a session's end itself.
+        return {"TOKEN_TTL_SECONDS": str(self._token_ttl), "SESSION_TTL_SECONDS": str(self._session_ttl)}
+
     def error_body(self, error: SandboxError) -> Mapping[str, object]:
         return {"status": error.status, "message": error.message}
 

@@ -193,6 +193,10 @@ class JekimoSandbox(Sandbox):
     def credentials(self) -> dict[str, str]:
         return {"api_key": self._api_key}
 
+    def client_settings(self) -> dict[str, str]:
+        # idgate computes a token's expiry from Jekimo's timestamp and the documented validity.
+        return {"TOKEN_TTL_SECONDS": str(self._ttl)}
+
     def error_body(self, error: SandboxError) -> Mapping[str, object]:
         return {"error": error.message}
 

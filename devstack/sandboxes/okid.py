@@ -325,6 +325,11 @@ class OkidSandbox(Sandbox):
     def credentials(self) -> dict[str, str]:
         return {"sdk_key": self._sdk_key}
 
+    def add_sdk_key(self, sdk_key: str) -> None:
+        """Another okID customer's key: its verifications answer only to it (and send no webhook)."""
+        with self._lock:
+            self._key_digests.append(key_digest(sdk_key))
+
     @property
     def webhook_url(self) -> str | None:
         """The main key's webhook URL, as set in okID's dashboard: ``dashboard_webhook_url``."""

@@ -13,7 +13,10 @@ from tests.e2e.stack import RunningStack
 from tests.support.contract import assert_documented
 
 #: The stack most e2e tests share: short intervals so that flows finish in seconds.
-FAST = ("--poll-interval", "1", "--jekimo-token-ttl", "8", "--okid-verification-ttl", "12", "--pin-ttl", "30")
+FAST = (
+    "--poll-interval", "1", "--jekimo-token-ttl", "8", "--okid-verification-ttl", "12", "--pin-ttl", "30",
+    "--datakeen-session-ttl", "20",
+)  # fmt: skip
 
 
 class Api:

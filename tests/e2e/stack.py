@@ -21,9 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.sandboxes import SANDBOXES
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_PREFIX = "devstack ready "  # printed by devstack/__main__.py once serving
-FREE_PORTS = ["--port", "0", "--aws-port", "0", "--jekimo-port", "0", "--okid-port", "0"]
+FREE_PORTS = [
+    "--port",
+    "0",
+    "--aws-port",
+    "0",
+    *(flag for sandbox in SANDBOXES for flag in (f"--{sandbox.name}-port", "0")),
+]
 
 
 @dataclass
@@ -31,9 +39,8 @@ class RunningStack:
     api: str  # http://127.0.0.1:<port>, the API is under /v1
     web: str
     aws: str
-    jekimo: str
-    okid: str
     keys: dict[str, str]  # {"secret": "sk_local_dev", "publishable": "pk_local_dev"}
+    providers: dict[str, str]  # each provider sandbox's client base URL, by provider name
     process: subprocess.Popen[bytes]
     log_path: Path
 
@@ -101,14 +108,7 @@ def running_stack(*options: str, log_path: Path | None = None, timeout: float = 
             state = f"exited with {process.returncode}" if exited else f"was not ready in {timeout} s"
             raise RuntimeError(f"the local stack {state}; last output ({log_path}):\n{_tail(log_path)}")
         yield RunningStack(
-            urls["api"],
-            urls["web"],
-            urls["aws"],
-            urls["jekimo"],
-            urls["okid"],
-            urls["keys"],
-            process,
-            log_path,
+            urls["api"], urls["web"], urls["aws"], urls["keys"], urls["providers"], process, log_path
         )
     finally:
         _stop(process)

@@ -76,7 +76,8 @@ def test_a_new_session_links_to_jekimos_login_page_and_shows_it_as_a_png_qr_code
     assert re.fullmatch(r"ses_[A-Za-z0-9_-]+", created["id"])
     assert re.fullmatch(r"cs_[A-Za-z0-9_-]{16,}", created["client_secret"])
     assert re.fullmatch(
-        re.escape(stack.jekimo) + r"/[a-z]{2}/user/login/[0-9a-f]{64}", created["verification_url"]
+        re.escape(stack.providers["jekimo"]) + r"/[a-z]{2}/user/login/[0-9a-f]{64}",
+        created["verification_url"],
     ), created["verification_url"]
     prefix = "data:image/png;base64,"
     assert created["qr_code"].startswith(prefix)

@@ -77,7 +77,7 @@ def test_the_verification_url_is_okids_portal_in_the_asked_mode(
     created = start_okid(api, **options)
     url = created["verification_url"]
 
-    assert url == f"{stack.okid}/?verification_id={verification_id(created)}{suffix}"
+    assert url == f"{stack.providers['okid']}/?verification_id={verification_id(created)}{suffix}"
     assert created["qr_code"] == qr_data_uri(url)
     assert base64.b64decode(created["qr_code"].removeprefix("data:image/png;base64,")).startswith(
         PNG_SIGNATURE

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.sandboxes.jekimo import JekimoSandbox
+from devstack.sandboxes import SANDBOXES
 from devstack.sandboxes.okid import OkidSandbox
-from devstack.stack import JEKIMO_API_KEY, JEKIMO_API_PATH, OKID_SDK_KEY, LocalStack, StackOptions
+from devstack.stack import LocalStack, StackOptions
 from tests.support.caches import reset_idgate_caches
 from tests.support.counting import CountingProvider
-from tests.support.http_server import serve_wsgi
 
 TOKEN_TTL = 6
 PIN_TTL = 3
 OKID_TTL = 60
+DATAKEEN_TTL = 60
 #: Another okID customer's key: its verifications are forbidden (403) to ours.
 OTHER_OKID_KEY = "okid-another-customer"
 
@@ -30,10 +30,26 @@ OTHER_OKID_KEY = "okid-another-customer"
 @dataclass
 class Integration:
     stack: LocalStack
-    jekimo: CountingProvider
-    okid: CountingProvider
-    okid_sandbox: OkidSandbox
+    counters: dict[str, CountingProvider]
     queue_url: str
+
+    @property
+    def jekimo(self) -> CountingProvider:
+        return self.counters["jekimo"]
+
+    @property
+    def okid(self) -> CountingProvider:
+        return self.counters["okid"]
+
+    @property
+    def datakeen(self) -> CountingProvider:
+        return self.counters["datakeen"]
+
+    @property
+    def okid_sandbox(self) -> OkidSandbox:
+        sandbox = self.stack.sandboxes["okid"]
+        assert isinstance(sandbox, OkidSandbox)
+        return sandbox
 
     @property
     def api(self) -> str:
@@ -118,49 +134,41 @@ class Integration:
 
 @pytest.fixture(scope="package")
 def integration() -> Iterator[Integration]:
-    holders: dict[str, Any] = {}
+    counters: dict[str, CountingProvider] = {}
 
-    def jekimo_app(environ: Any, start_response: Any) -> Any:
-        return holders["jekimo"](environ, start_response)
+    def counted(name: str, app: Any) -> CountingProvider:
+        if isinstance(app, OkidSandbox):
+            app.add_sdk_key(OTHER_OKID_KEY)  # another okID customer, whose verifications are not ours
+        counters[name] = CountingProvider(app)
+        return counters[name]
 
-    def okid_app(environ: Any, start_response: Any) -> Any:
-        return holders["okid"](environ, start_response)
-
-    with serve_wsgi(jekimo_app) as jekimo_url, serve_wsgi(okid_app) as okid_url:
-        jekimo = CountingProvider(JekimoSandbox(JEKIMO_API_KEY, jekimo_url, token_ttl_seconds=TOKEN_TTL))
-        okid_sandbox = OkidSandbox(
-            OKID_SDK_KEY, okid_url, verification_ttl_seconds=OKID_TTL, extra_sdk_keys=[OTHER_OKID_KEY]
-        )
-        okid = CountingProvider(okid_sandbox)
-        holders.update(jekimo=jekimo, okid=okid)
-        reset_idgate_caches()
-        options = StackOptions(
-            port=0,
-            aws_port=0,
-            jekimo_port=0,
-            okid_port=0,
-            poll_interval=1,
-            jekimo_token_ttl=TOKEN_TTL,
-            pin_ttl=PIN_TTL,
-            print_mail=False,
-            web_root=None,
-            environment={"JEKIMO_BASE_URL": jekimo_url + JEKIMO_API_PATH, "OKID_PORTAL_URL": okid_url},
-        )
-        with LocalStack(options) as stack:
-            assert stack.aws is not None
-            assert stack.urls is not None
-            sqs, events = stack.aws.client("sqs"), stack.aws.client("events")
-            queue_url = sqs.create_queue(QueueName="final-events")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
-            events.put_rule(Name="idgate-final", EventPattern=json.dumps({"source": ["idgate"]}))
-            events.put_targets(Rule="idgate-final", Targets=[{"Id": "queue", "Arn": queue_arn}])
-            # The sandbox we count stands where the stack's own would, so it gets the same webhook URL.
-            okid_sandbox.webhook_url = f"{stack.urls.api}/v1/webhooks/okid/{stack.webhook_token('okid')}"
-            ready = Integration(stack, jekimo, okid, okid_sandbox, queue_url)
-            yield ready
-        reset_idgate_caches()
+    reset_idgate_caches()
+    options = StackOptions(
+        port=0,
+        aws_port=0,
+        sandbox_ports={sandbox.name: 0 for sandbox in SANDBOXES},
+        sandbox_arguments={
+            "jekimo_token_ttl": TOKEN_TTL,
+            "okid_verification_ttl": OKID_TTL,
+            "datakeen_session_ttl": DATAKEEN_TTL,
+        },
+        sandbox_wrapper=counted,
+        poll_interval=1,
+        pin_ttl=PIN_TTL,
+        print_mail=False,
+        web_root=None,
+    )
+    with LocalStack(options) as stack:
+        assert stack.aws is not None
+        sqs, events = stack.aws.client("sqs"), stack.aws.client("events")
+        queue_url = sqs.create_queue(QueueName="final-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name="idgate-final", EventPattern=json.dumps({"source": ["idgate"]}))
+        events.put_targets(Rule="idgate-final", Targets=[{"Id": "queue", "Arn": queue_arn}])
+        yield Integration(stack, counters, queue_url)
+    reset_idgate_caches()
 
 
 def act(url: str, outcome: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
+from devstack.sandboxes import SANDBOXES
 from devstack.stack import DEV_KEYS, LocalStack, StackOptions
 from tests.e2e.stack import running_stack
+
+FREE = {sandbox.name: 0 for sandbox in SANDBOXES}
 
 TEMPLATE = """
 Parameters:
@@ -25,6 +28,7 @@ Globals:
       Variables:
         KEYS_TABLE: !Ref KeysTable
         POLL_INTERVAL_SECONDS: !Ref PollIntervalSeconds
+        PROVIDER_SECRET_PREFIX: !Sub "${AWS::StackName}/providers/"
 Resources:
   KeysTable:
     Type: AWS::DynamoDB::Table
@@ -34,7 +38,9 @@ Resources:
       KeySchema: [{AttributeName: key_hash, KeyType: HASH}]
   JekimoSecret:
     Type: AWS::SecretsManager::Secret
-    Properties: {SecretString: '{"api_key": "REPLACE_ME"}'}
+    Properties:
+      Name: !Sub "${AWS::StackName}/providers/jekimo"
+      SecretString: '{"api_key": "REPLACE_ME"}'
   HttpApi:
     Type: AWS::Serverless::HttpApi
   KeysFunction:
@@ -68,7 +74,9 @@ def handler(event, context):
         return {"statusCode": 200, "body": "{}"}
     items = boto3.client("dynamodb").scan(TableName=os.environ["KEYS_TABLE"])["Items"]
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["SECRET_ID"])["SecretString"]
-    env = {k: os.environ.get(k) for k in ("POLL_INTERVAL_SECONDS", "PIN_TTL_SECONDS", "JEKIMO_BASE_URL")}
+    names = ("POLL_INTERVAL_SECONDS", "PIN_TTL_SECONDS", "JEKIMO_BASE_URL", "JEKIMO_TOKEN_TTL_SECONDS",
+             "OKID_BASE_URL")
+    env = {k: os.environ.get(k) for k in names}
     return {"keys": sorted(i["key_hash"]["S"] for i in items), "secret": json.loads(secret), "env": env}
 """
 
@@ -90,7 +98,8 @@ def stack(app_template: Path) -> Iterator[LocalStack]:
     options = StackOptions(
         port=0,
         aws_port=0,
-        jekimo_port=0,
+        sandbox_ports=FREE,
+        sandbox_arguments={"jekimo_token_ttl": 9},
         poll_interval=2,
         pin_ttl=30,
         template=app_template,
@@ -111,18 +120,25 @@ def test_the_stack_serves_the_api_with_handlers_wired_to_local_aws(stack: LocalS
     answer = get_json(f"{stack.urls.api}/v1/keys")
 
     assert answer["keys"] == sorted(DEV_KEYS.values())  # registered at startup through KeysFunction
-    assert answer["secret"] == {"api_key": "jekimo-sandbox-key"}
+    # The Jekimo sandbox's credentials went into the secret named by the provider convention.
+    assert answer["secret"] == stack.sandboxes["jekimo"].credentials()
     assert answer["env"]["POLL_INTERVAL_SECONDS"] == "2"
     assert answer["env"]["PIN_TTL_SECONDS"] == "30"
-    assert answer["env"]["JEKIMO_BASE_URL"] == stack.urls.jekimo
+    assert answer["env"]["JEKIMO_BASE_URL"] == stack.urls.providers["jekimo"]
+    assert answer["env"]["JEKIMO_TOKEN_TTL_SECONDS"] == "9"  # the client matches its sandbox
+    assert answer["env"]["OKID_BASE_URL"] == stack.urls.providers["okid"]
 
 
 def test_the_stack_uses_free_ports_and_tells_its_urls(stack: LocalStack) -> None:
     assert stack.urls is not None
-    assert stack.urls.jekimo is not None
+    providers = stack.urls.providers
 
-    assert stack.urls.jekimo.endswith("/app.php/v1.1")
-    assert len({stack.urls.api, stack.urls.aws, stack.urls.jekimo.split("/app.php")[0]}) == 3
+    assert set(providers) == {sandbox.name for sandbox in SANDBOXES}
+    assert providers["jekimo"].endswith("/app.php/v1.1")
+    assert providers["datakeen"].endswith("/backend")
+    origins = {stack.urls.api, stack.urls.aws, *(url.split("/", 3)[2] for url in providers.values())}
+    assert len(origins) == 2 + len(SANDBOXES)
+    assert stack.urls.as_dict()["jekimo"] == providers["jekimo"]  # scripts read the ready line so
     assert stack.urls.web == f"{stack.urls.api}/"
     assert "SessionsTable" not in stack.banner()  # the banner names this template's table
     assert "KeysTable" in stack.banner()
@@ -130,7 +146,7 @@ def test_the_stack_uses_free_ports_and_tells_its_urls(stack: LocalStack) -> None
 
 def test_stopping_the_stack_gives_the_environment_back(app_template: Path) -> None:
     before = os.environ.get("AWS_ENDPOINT_URL")
-    options = StackOptions(port=0, aws_port=0, jekimo_port=0, template=app_template, print_mail=False)
+    options = StackOptions(port=0, aws_port=0, sandbox_ports=FREE, template=app_template, print_mail=False)
 
     with LocalStack(options):
         during = os.environ.get("AWS_ENDPOINT_URL")
