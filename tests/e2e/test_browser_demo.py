@@ -84,11 +84,12 @@ def test_demo_page_runs_a_two_factor_verification_to_approved(
 
     # 1. Start a two-factor verification from the page (with its publishable key).
     page.goto(stack.web)
-    expect(page.locator("#email-field")).to_be_hidden()
-    page.locator("#two-factor").check()
+    # The form is built from GET /v1/providers: Jekimo (the first provider) may send a PIN by email.
+    expect(page.locator("#provider")).to_have_value("jekimo")
     expect(page.locator("#email-field")).to_be_visible()
+    page.locator("#jekimo-two-factor").check()
     page.locator("#email").fill(email)
-    page.locator("#min-age").fill("18")
+    page.locator("#jekimo-min-age").fill("18")
     page.locator("#start").click()
 
     # 2. The QR code and the link to Jekimo's login page appear.
@@ -97,7 +98,7 @@ def test_demo_page_runs_a_two_factor_verification_to_approved(
     expect(page.locator("#qr")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
     link = page.locator("#verification-link")
     expect(link).to_be_visible()
-    expect(link).to_have_attribute("href", re.compile("^" + re.escape(stack.jekimo) + "/"))
+    expect(link).to_have_attribute("href", re.compile("^" + re.escape(stack.providers["jekimo"]) + "/"))
     expect(page.locator("#status")).to_have_text("pending")
     expect(page.locator("#pin-form")).to_be_hidden()
     session_id = page.locator("#session-id").inner_text()
@@ -154,13 +155,14 @@ def test_demo_page_runs_an_okid_verification_in_select_mode(
     page.locator("#provider").select_option("okid")
     expect(page.locator("fieldset[data-provider='okid']")).to_be_visible()
     expect(page.locator("fieldset[data-provider='jekimo']")).to_be_hidden()
+    expect(page.locator("#email-field")).to_be_hidden()
     page.locator("#okid-mode").select_option("select")
-    page.locator("#return-url").fill("https://localhost/done")
+    page.locator("#okid-return-url").fill("https://localhost/done")
     page.locator("#start").click()
 
     link = page.locator("#verification-link")
     expect(link).to_have_attribute(
-        "href", re.compile("^" + re.escape(stack.okid) + r"/\?verification_id=.+&mode=select$")
+        "href", re.compile("^" + re.escape(stack.providers["okid"]) + r"/\?verification_id=.+&mode=select$")
     )
     expect(page.locator("#qr")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
     expect(page.locator("#status")).to_have_text("pending")
@@ -172,4 +174,37 @@ def test_demo_page_runs_an_okid_verification_in_select_mode(
     expect(page.locator("#result .decision")).to_have_text("approved")
     session = api.get(page.locator("#session-id").inner_text()).json()
     assert session["result"]["provider_status"] == "verified"
+    assert not problems, problems
+
+
+def test_demo_page_runs_a_datakeen_approval_with_a_minimum_age(
+    page: Page, stack: RunningStack, api: Api
+) -> None:
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.goto(stack.web)
+
+    # Datakeen's options come from its schema: a number for the age, a date for the birth date.
+    page.locator("#provider").select_option("datakeen")
+    expect(page.locator("fieldset[data-provider='datakeen']")).to_be_visible()
+    expect(page.locator("#datakeen-birth-date")).to_have_attribute("type", "date")
+    page.locator("#datakeen-min-age").fill("18")
+    page.locator("#start").click()
+
+    link = page.locator("#verification-link")
+    expect(link).to_have_attribute(
+        "href", re.compile("^" + re.escape(stack.providers["datakeen"].removesuffix("/backend")) + "/client/")
+    )
+    expect(page.locator("#qr")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    verification_url = link.get_attribute("href")
+    assert verification_url is not None
+
+    # The user, at Datakeen's page, presses "approved".
+    user = page.context.new_page()
+    user.goto(verification_url)
+    user.locator("#approved").click()
+    expect(page.locator("#status")).to_have_text("approved", timeout=STATUS_TIMEOUT_MS)
+    expect(page.locator("#result .decision")).to_have_text("approved")
+    session = api.get(page.locator("#session-id").inner_text()).json()
+    assert session["result"]["data"] == {"min_age_verified": 18}
     assert not problems, problems
