@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from devstack.template import load_template
-from tests.integration.conftest import Integration
+from tests.integration.conftest import Integration, act
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+#: The Datakeen session id the sample webhook events name.
+SAMPLE_SESSION = "662f5f9c9c18e30012c2f021"
 
 
 def load(name: str) -> dict:
@@ -25,6 +29,9 @@ def test_there_is_a_sample_event_for_every_function():
         "poll-check.json",
         "keys-create.json",
         "webhook-okid.json",
+        "webhook-datakeen-session.json",
+        "webhook-datakeen-dashboard.json",
+        "webhook-datakeen-back-office.json",
     }
 
 
@@ -71,3 +78,25 @@ def test_the_webhook_event_with_its_placeholder_token_is_not_found(integration: 
     answer = integration.stack.lambdas.invoke("WebhookFunction", event)
     assert answer["statusCode"] == 404
     assert json.loads(answer["body"])["error"]["code"] == "webhook_not_found"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["webhook-datakeen-session.json", "webhook-datakeen-dashboard.json", "webhook-datakeen-back-office.json"],
+)
+def test_each_datakeen_webhook_event_drives_the_real_handler(integration: Integration, name: str):
+    created = integration.create({"provider": "datakeen"})
+    act(created["verification_url"], {"outcome": "approved", "webhook": False})
+    session_id = created["verification_url"].rsplit("sessionId=", 1)[1]
+    url = integration.stack.webhook_url("datakeen")
+    assert url is not None
+    token = url.rsplit("/", 1)[1]
+    event = json.loads(
+        (EVENTS / name)
+        .read_text()
+        .replace("replace-with-the-webhook-token", token)
+        .replace(SAMPLE_SESSION, session_id)
+    )
+    answer = integration.stack.lambdas.invoke("WebhookFunction", event)
+    assert answer["statusCode"] == 200, answer
+    assert integration.session(created["id"])["status"] == "approved"

@@ -4,6 +4,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from devstack.template import load_template
+from idgate.providers import PROVIDERS, provider_names
 from tests.support.contract import assert_documented, openapi
 
 
@@ -31,3 +32,14 @@ def test_the_checker_refuses_an_undocumented_body():
 def test_the_checker_refuses_an_undocumented_status():
     with pytest.raises(AssertionError, match="does not list"):
         assert_documented("GET", "/v1/health", 500, {"status": "ok"})
+
+
+def test_every_registered_provider_and_its_options_are_documented():
+    schemas = openapi()["components"]["schemas"]
+    request = schemas["CreateSessionRequest"]["properties"]
+    assert request["provider"]["enum"] == provider_names()
+    documented = {ref["$ref"].rsplit("/", 1)[1] for ref in request["options"]["anyOf"]}
+    for provider in PROVIDERS:
+        name = provider.options_model.__name__
+        assert name in documented, name
+        assert set(schemas[name]["properties"]) == set(provider.options_model.model_fields), name

@@ -54,10 +54,17 @@ class DatakeenOptions(BaseModel):
         default=None, pattern=r"^[A-Za-z0-9]{1,64}$", description="One of the account's active templates."
     )
     # Personal data, sent to Datakeen to match against the document and never stored (exclude=True).
-    first_name: StrictStr | None = Field(default=None, exclude=True, description="Expected first name.")
-    last_name: StrictStr | None = Field(default=None, exclude=True, description="Expected last name.")
+    first_name: StrictStr | None = Field(
+        default=None, exclude=True, description="To match the document; never stored."
+    )
+    last_name: StrictStr | None = Field(
+        default=None, exclude=True, description="To match the document; never stored."
+    )
     birth_date: StrictStr | None = Field(
-        default=None, exclude=True, json_schema_extra={"format": "date"}, description="YYYY-MM-DD."
+        default=None,
+        exclude=True,
+        json_schema_extra={"format": "date"},
+        description="To match the document; never stored.",
     )
     min_age: StrictInt | None = Field(
         default=None, ge=1, le=99, description="Approve only a user at least this old."
