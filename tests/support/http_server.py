@@ -91,3 +91,17 @@ def serve_wsgi(app: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@contextmanager
+def serve_sandbox[S](build: Callable[[str], S]) -> Iterator[tuple[S, str]]:
+    """Serves the provider sandbox `build(url)` makes once its URL is known (sandboxes link to
+    themselves, so they are built after the port is bound); yields it and its base URL."""
+    holder: dict[str, Any] = {}
+
+    def app(environ: Any, start_response: Any) -> Any:
+        return holder["sandbox"](environ, start_response)
+
+    with serve_wsgi(app) as url:
+        holder["sandbox"] = build(url)
+        yield holder["sandbox"], url

@@ -19,7 +19,7 @@ from idgate.providers import datakeen_result
 from idgate.providers.base import NewVerification, StartRequest, WebhookRequest
 from idgate.providers.datakeen import DatakeenOptions, DatakeenProvider
 from tests.support.clock import FakeClock
-from tests.support.http_server import json_answer, scripted_server, serve_wsgi
+from tests.support.http_server import json_answer, scripted_server, serve_sandbox
 from tests.support.providers import provider_context
 from tests.support.sessions import open_session
 
@@ -35,14 +35,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sandbox(clock: FakeClock) -> Iterator[tuple[DatakeenSandbox, str]]:
-    holder: dict[str, DatakeenSandbox] = {}
-
-    def app(environ, start_response):  # the sandbox needs its own URL, known once the port is
-        return holder["sandbox"](environ, start_response)
-
-    with serve_wsgi(app) as url:
-        holder["sandbox"] = DatakeenSandbox(USERNAME, PASSWORD, url, token_ttl_seconds=600, clock=clock)
-        yield holder["sandbox"], url
+    with serve_sandbox(
+        lambda url: DatakeenSandbox(USERNAME, PASSWORD, url, token_ttl_seconds=600, clock=clock)
+    ) as served:
+        yield served
 
 
 def provider_for(url: str, password: str = PASSWORD, **variables: str) -> DatakeenProvider:

@@ -16,7 +16,13 @@ from idgate.providers.base import StartRequest
 from idgate.providers.http import new_http_session
 from idgate.providers.jekimo import JekimoOptions, JekimoProvider
 from tests.support.clock import FakeClock
-from tests.support.http_server import json_answer, scripted_server, serve_wsgi, slow_answer, text_answer
+from tests.support.http_server import (
+    json_answer,
+    scripted_server,
+    serve_sandbox,
+    slow_answer,
+    text_answer,
+)
 from tests.support.providers import provider_context
 from tests.support.sessions import open_session
 
@@ -30,14 +36,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sandbox(clock: FakeClock) -> Iterator[tuple[JekimoSandbox, str]]:
-    holder: dict[str, JekimoSandbox] = {}
-
-    def app(environ, start_response):  # the sandbox needs its own URL, known once the port is
-        return holder["sandbox"](environ, start_response)
-
-    with serve_wsgi(app) as url:
-        holder["sandbox"] = JekimoSandbox(api_key=API_KEY, public_base_url=url, clock=clock)
-        yield holder["sandbox"], url
+    with serve_sandbox(
+        lambda url: JekimoSandbox(api_key=API_KEY, public_base_url=url, clock=clock)
+    ) as served:
+        yield served
 
 
 def provider_for(base_url: str, api_key: str = API_KEY) -> JekimoProvider:

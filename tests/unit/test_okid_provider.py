@@ -14,7 +14,7 @@ from idgate.domain import Reason, Session, Status
 from idgate.errors import InvalidJson, ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
 from idgate.providers.base import StartRequest, WebhookRequest
 from idgate.providers.okid import OkidOptions, OkidProvider
-from tests.support.http_server import json_answer, scripted_server, serve_wsgi
+from tests.support.http_server import json_answer, scripted_server, serve_sandbox
 from tests.support.providers import provider_context
 from tests.support.sessions import open_session
 
@@ -24,14 +24,8 @@ OTHER_KEY = "okid-other-key"
 
 @pytest.fixture
 def sandbox() -> Iterator[tuple[OkidSandbox, str]]:
-    holder: dict[str, OkidSandbox] = {}
-
-    def app(environ, start_response):
-        return holder["sandbox"](environ, start_response)
-
-    with serve_wsgi(app) as url:
-        holder["sandbox"] = OkidSandbox(SDK_KEY, url, extra_sdk_keys=[OTHER_KEY])
-        yield holder["sandbox"], url
+    with serve_sandbox(lambda url: OkidSandbox(SDK_KEY, url, extra_sdk_keys=[OTHER_KEY])) as served:
+        yield served
 
 
 def provider_for(url: str, sdk_key: str = SDK_KEY, hosts: frozenset[str] = frozenset({"shop.example.com"})):

@@ -29,7 +29,7 @@ STALE = timedelta(seconds=60)
 
 #: DynamoDB serializes the writes to one item; moto does not (its conditional UpdateItem reads, checks
 #: and writes without a lock, a known emulator limit), so races are run on the in-memory store only.
-MOTO_IS_NOT_ATOMIC = pytest.mark.skip(reason="moto's conditional UpdateItem is not atomic")
+MEMORY_ONLY = pytest.mark.parametrize("subject", ["memory"], indirect=True)
 
 
 @dataclass
@@ -442,15 +442,8 @@ def test_releasing_an_unclaimed_session_changes_nothing(subject: Subject):
     assert subject.raw(session.id) == before
 
 
-@pytest.mark.parametrize(
-    "subject",
-    [
-        # moto creates an item holding only `pk` here; DynamoDB does not create an item for a REMOVE alone.
-        pytest.param("dynamodb", marks=pytest.mark.skip(reason="moto creates an item on a REMOVE alone")),
-        "memory",
-    ],
-    indirect=True,
-)
+# moto creates an item holding only `pk` here; DynamoDB does not create an item for a REMOVE alone.
+@MEMORY_ONLY
 def test_releasing_an_unknown_id_creates_nothing(subject: Subject):
     subject.store.release_event_claim("ses_contract999999999999")
     assert subject.raw("ses_contract999999999999") is None
@@ -477,11 +470,9 @@ def test_marking_an_unknown_id_published_leaves_an_item_that_is_no_session(subje
         subject.store.get("ses_contract999999999999")
 
 
-# ---- races (the in-memory store; see MOTO_IS_NOT_ATOMIC) -------------------------------------
+# ---- races (the in-memory store; see MEMORY_ONLY) --------------------------------------------
 
-RACED = pytest.mark.parametrize(
-    "subject", [pytest.param("dynamodb", marks=MOTO_IS_NOT_ATOMIC), "memory"], indirect=True
-)
+RACED = MEMORY_ONLY
 FINALS = [Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ERROR]
 #: Each race is run on this many sessions: one interleaving seldom shows a missing lock, many do.
 ROUNDS = 25
