@@ -84,6 +84,13 @@ def test_start_gives_datakeens_link_its_qr_code_and_an_hour_of_life(sandbox):
     assert abs((started.expires_at - expected).total_seconds()) < 5
 
 
+def test_a_shorter_session_life_comes_from_the_providers_setting(sandbox):
+    _, url = sandbox
+    started = start(provider_for(url, SESSION_TTL_SECONDS="600"))
+    expected = datetime.now(UTC) + timedelta(seconds=600)
+    assert abs((started.expires_at - expected).total_seconds()) < 5
+
+
 def test_start_sends_the_documented_body_with_the_basic_token():
     login = json_answer({"status": 200, "data": {"token": "tok-1"}})
     created = json_answer(

@@ -41,6 +41,7 @@ class FakeProvider:
 
     answers: list[Any] = field(default_factory=list)
     looks: int = 0
+    first_wait: int = 0
     name: ClassVar[str] = "fake"
     title: ClassVar[str] = "A fake provider"
     options_model: ClassVar[type[BaseModel]] = FakeOptions
@@ -68,7 +69,7 @@ class FakeProvider:
         return answer
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
-        return base_interval
+        return self.first_wait if attempt == 0 and self.first_wait else base_interval
 
     def follow_limit(self, status: Status) -> timedelta | None:
         return timedelta(hours=1) if status is Status.REVIEW else None
@@ -240,3 +241,12 @@ def test_a_pin_after_its_deadline_declines(world):
         service.submit_pin(CALLER, session.id, client_secret, "123456")
     assert late.value.code == "pin_expired"
     assert service.get_session(CALLER, session.id, None).status is Status.DECLINED
+
+
+def test_every_session_is_followed_from_creation_on_its_providers_schedule(world):
+    service, provider, outside, _ = world
+    provider.first_wait = 30
+    session = new_session(service)
+    (started,) = outside.started
+    assert (started.session_id, started.wait_seconds, started.attempt) == (session.id, 30, 0)
+    assert started.execution_name == session.id
