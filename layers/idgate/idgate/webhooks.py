@@ -64,7 +64,7 @@ class Webhooks:
         request = WebhookRequest(headers={name.lower(): value for name, value in headers.items()}, body=body)
         references = list(dict.fromkeys(provider.webhook_references(request)))[:MAX_REFERENCES]
         if not references:
-            raise _missing_reference()
+            raise ValidationFailed("the body names no verification", code="verification_id_missing")
         found = [
             session
             for reference in references
@@ -90,7 +90,3 @@ class Webhooks:
             current = self._following.apply(session, observation)
             logger.info("webhook applied", status=current.status.value)
         return {"received": True}
-
-
-def _missing_reference() -> ValidationFailed:
-    return ValidationFailed("the body names no verification", code="verification_id_missing")
