@@ -24,6 +24,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.wsgi import get_input_stream
 
+from devstack.atomic_writes import make_dynamodb_writes_atomic
 from devstack.lambdas import Lambdas, MarshalError
 from devstack.server import BackgroundServer
 from devstack.template import LOCAL_REGION
@@ -156,6 +157,7 @@ class LocalAws:
         # moto's Step Functions engine calls Lambda at http://localhost:$MOTO_PORT: this server.
         os.environ["MOTO_PORT"] = str(self.port)
         moto_api_backend.set_config(MOTO_CONFIG)
+        make_dynamodb_writes_atomic()
         self._server.start()
         log.debug("local AWS endpoint on %s", self.url)
         return self

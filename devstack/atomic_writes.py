@@ -1,0 +1,39 @@
+"""A local fix of the emulator, not of idgate: DynamoDB applies a conditional write atomically, moto does
+not. moto checks a write's condition and then applies it without a lock, so two concurrent conditional
+writes of one item can both succeed (seen in 2 of 30 rounds of a race test). Here every write of moto's
+DynamoDB backend takes one process-wide lock, so that a race test against the local stack shows what
+DynamoDB would do. Reads are left alone: DynamoDB reads are not serialized with writes either.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb.models import DynamoDBBackend
+
+#: The backend methods that check a condition and then write.
+WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+_LOCK = threading.RLock()
+_MARK = "_devstack_atomic"
+
+
+def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(write)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            return write(*args, **kwargs)
+
+    setattr(locked, _MARK, True)
+    return locked
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """Makes every DynamoDB write of moto in this process atomic (idempotent)."""
+    for name in WRITES:
+        write = getattr(DynamoDBBackend, name)
+        if not getattr(write, _MARK, False):
+            setattr(DynamoDBBackend, name, _atomic(write))
