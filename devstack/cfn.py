@@ -28,6 +28,7 @@ SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type
 STATE_MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
 EMAIL_IDENTITY_TYPE = "AWS::SES::EmailIdentity"
 ROLE_TYPE = "AWS::IAM::Role"
+KMS_KEY_TYPE = "AWS::KMS::Key"
 
 _SHORT_TAGS = (
     "Ref", "Condition", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
@@ -100,6 +101,7 @@ _ARN = {
     SECRET_TYPE: "arn:aws:secretsmanager:{region}:{account}:secret:{name}",
     STATE_MACHINE_TYPE: "arn:aws:states:{region}:{account}:stateMachine:{name}",
     ROLE_TYPE: "arn:aws:iam::{account}:role/{name}",
+    KMS_KEY_TYPE: "arn:aws:kms:{region}:{account}:key/{name}",
 }
 _REF_IS_ARN = (LAYER_TYPE, SECRET_TYPE, STATE_MACHINE_TYPE)
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -167,7 +169,9 @@ class Resolver:
 
     def arn(self, logical_id: str) -> str:
         rtype = self.resource_type(logical_id)
-        if rtype == SECRET_TYPE and logical_id in self.refs:
+        # A secret's and a key's ARNs hold random parts: known once they exist (locally, a key's Ref is
+        # its ARN too, which every KMS call accepts as a key id).
+        if rtype in (SECRET_TYPE, KMS_KEY_TYPE) and logical_id in self.refs:
             return self.refs[logical_id]
         if rtype not in _ARN:
             raise ValueError(f"no local ARN for {logical_id} ({rtype})")

@@ -41,10 +41,17 @@ class Provisioned:
     secrets: dict[str, str] = field(default_factory=dict)
     state_machines: dict[str, str] = field(default_factory=dict)
     email_identities: dict[str, str] = field(default_factory=dict)
+    kms_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def refs(self) -> dict[str, str]:
-        return {**self.tables, **self.secrets, **self.state_machines, **self.email_identities}
+        return {
+            **self.tables,
+            **self.secrets,
+            **self.state_machines,
+            **self.email_identities,
+            **self.kms_keys,
+        }
 
 
 def table_request(table: Table) -> dict[str, Any]:
@@ -81,14 +88,25 @@ def provision(
     resolver: Resolver | None = None,
     secret_values: Mapping[str, str] | None = None,
 ) -> Provisioned:
-    """Creates tables, secrets (values from `secret_values` by logical id, else the template's), SES email
-    identities (verified) and state machines, in that order: definitions may refer to the others."""
+    """Creates KMS keys, tables, secrets (values from `secret_values` by logical id, else the template's),
+    SES email identities (verified) and state machines, in that order: definitions may refer to the
+    others. A key is found again by its alias `alias/devstack/<logical id>`."""
     resolver = resolver or template.resolver()
     done = Provisioned()
     dynamodb = local_client("dynamodb", endpoint_url)
     secretsmanager = local_client("secretsmanager", endpoint_url)
     sesv2 = local_client("sesv2", endpoint_url)
     sfn = local_client("stepfunctions", endpoint_url)
+    kms = local_client("kms", endpoint_url)
+
+    for lid, key in template.kms_keys(resolver).items():
+        alias = f"alias/devstack/{lid}"
+        try:
+            done.kms_keys[lid] = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+        except kms.exceptions.NotFoundException:
+            arn = kms.create_key(Description=key.description)["KeyMetadata"]["Arn"]
+            kms.create_alias(AliasName=alias, TargetKeyId=arn)
+            done.kms_keys[lid] = arn
 
     for lid, table in template.tables(resolver).items():
         try:

@@ -20,6 +20,7 @@ import yaml
 from devstack.cfn import (
     EMAIL_IDENTITY_TYPE,
     FUNCTION_TYPE,
+    KMS_KEY_TYPE,
     LAYER_TYPE,
     LOCAL_ACCOUNT,
     LOCAL_REGION,
@@ -137,6 +138,12 @@ class StateMachine:
 
 
 @dataclass(frozen=True)
+class KmsKey:
+    logical_id: str
+    description: str
+
+
+@dataclass(frozen=True)
 class EmailIdentity:
     logical_id: str
     email: str
@@ -247,6 +254,13 @@ class Template:
                 props.get("GenerateSecretString"),
             )
         return result
+
+    def kms_keys(self, resolver: Resolver | None = None) -> dict[str, KmsKey]:
+        r = resolver or self.resolver()
+        return {
+            lid: KmsKey(lid, str(r.resolve(r.properties(lid).get("Description", ""))))
+            for lid in r.logical_ids(KMS_KEY_TYPE)
+        }
 
     def email_identities(self, resolver: Resolver | None = None) -> dict[str, EmailIdentity]:
         r = resolver or self.resolver()

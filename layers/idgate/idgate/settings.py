@@ -36,6 +36,8 @@ class Settings(BaseModel):
     secrets_max_age_seconds: int = Field(default=300, ge=0, alias="SECRETS_MAX_AGE_SECONDS")
     #: Provider `name`'s credentials are the JSON secret named `<prefix><name>`.
     provider_secret_prefix: str = Field(default="", alias="PROVIDER_SECRET_PREFIX")
+    #: The KMS key that encrypts what idgate keeps and must read again (providers' shared login tokens).
+    encryption_key_id: str = Field(default="", alias="ENCRYPTION_KEY_ID")
     #: The generated secret every provider's webhook path token is derived from.
     webhook_secret_name: str = Field(default="", alias="WEBHOOK_SECRET_NAME")
     return_url_allowed_hosts: str = Field(default="", alias="RETURN_URL_ALLOWED_HOSTS")

@@ -8,11 +8,13 @@ from typing import Any
 
 from idgate.notify import EventPublisher, Mailer, PollStarter
 from idgate.ports import Dependencies
-from idgate.providers import build_providers
+from idgate.providers import SharedTokens, build_providers
+from idgate.providers.base import ProcessToken, SharedToken
 from idgate.providers.http import WEBHOOK_TIMEOUT, new_http_session
 from idgate.secrets import ProviderSecrets, WebhookTokens
 from idgate.service import Idgate
 from idgate.settings import Settings, get_settings
+from idgate.shared_token import TableToken
 from idgate.store import KeyStore, SessionStore
 
 
@@ -20,10 +22,11 @@ def build_service(settings: Settings) -> Idgate:
     credentials = ProviderSecrets(settings.secret_name_of, max_age_seconds=settings.secrets_max_age_seconds)
     # One cache per provider for the container, shared by its normal and its webhook client.
     caches: dict[str, Any] = {}
+    tokens = shared_tokens(settings)
     return Idgate(
         Dependencies(
             sessions=SessionStore(settings.sessions_table, retention=timedelta(days=settings.retention_days)),
-            providers=build_providers(settings, credentials, new_http_session(), caches),
+            providers=build_providers(settings, credentials, new_http_session(), caches, tokens),
             starter=PollStarter(settings.state_machine_arn),
             publisher=EventPublisher(settings.event_bus_name),
             mailer=Mailer(settings.sender_email),
@@ -35,11 +38,32 @@ def build_service(settings: Settings) -> Idgate:
                 settings.webhook_secret_name, max_age_seconds=settings.secrets_max_age_seconds
             ),
             webhook_providers=build_providers(
-                settings, credentials, new_http_session(timeout=WEBHOOK_TIMEOUT, connect_retries=0), caches
+                settings,
+                credentials,
+                new_http_session(timeout=WEBHOOK_TIMEOUT, connect_retries=0),
+                caches,
+                tokens,
             ),
             allow_unredacted_images=settings.allow_unredacted_images,
         )
     )
+
+
+def shared_tokens(settings: Settings) -> SharedTokens:
+    """One shared token per provider for this container: kept in the sessions table (encrypted) when
+    the deployment has its KMS key, else in this process only."""
+    made: dict[str, SharedToken] = {}
+
+    def token_of(provider: str) -> SharedToken:
+        if provider not in made:
+            made[provider] = (
+                TableToken(settings.sessions_table, settings.encryption_key_id, provider)
+                if settings.encryption_key_id
+                else ProcessToken()
+            )
+        return made[provider]
+
+    return token_of
 
 
 @lru_cache(maxsize=1)

@@ -158,3 +158,19 @@ def test_provisioning_twice_keeps_the_resources(local_aws: LocalAws, template: T
 
     assert second.refs == first.refs
     assert sorted(local_aws.client("dynamodb").list_tables()["TableNames"]) == sorted(first.tables.values())
+
+
+def test_kms_keys_are_created_once_and_their_arn_reaches_the_functions(
+    local_aws: LocalAws, template: Template
+) -> None:
+    first = provision(template, local_aws.url)
+    second = provision(template, local_aws.url)
+    assert set(first.kms_keys) == set(template.kms_keys()) == {"EncryptionKey"}
+    assert second.kms_keys == first.kms_keys
+    kms = local_aws.client("kms")
+    arn = first.kms_keys["EncryptionKey"]
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["Description"].startswith("idgate")
+    sealed = kms.encrypt(KeyId=arn, Plaintext=b"x")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=sealed)["Plaintext"] == b"x"
+    functions = template.functions(template.resolver().with_refs(first.refs))
+    assert {function.environment["ENCRYPTION_KEY_ID"] for function in functions.values()} == {arn}

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from idgate.providers.base import Provider, ProviderContext
+from idgate.providers.base import ProcessToken, Provider, ProviderContext, SharedToken
 from idgate.providers.datakeen import DatakeenProvider
 from idgate.providers.jekimo import JekimoProvider
 from idgate.providers.okid import OkidProvider
@@ -23,6 +23,8 @@ PROVIDERS: tuple[type[Provider], ...] = (
 
 #: Reads a provider's credentials (its JSON secret) by provider name.
 CredentialsReader = Callable[[str], Mapping[str, Any]]
+#: A provider's shared login token, by provider name.
+SharedTokens = Callable[[str], SharedToken]
 
 
 def provider_names() -> list[str]:
@@ -34,9 +36,10 @@ def build_providers(
     credentials: CredentialsReader,
     http: requests.Session,
     caches: MutableMapping[str, MutableMapping[str, Any]] | None = None,
+    tokens: SharedTokens | None = None,
 ) -> dict[str, Provider]:
-    """One client per registered provider. Clients built with the same `caches` share them (the API's
-    and the webhook's clients of one container share a login token)."""
+    """One client per registered provider. Clients built with the same `caches` share them, and those
+    built with the same `tokens` share a login token (without `tokens`: one per client)."""
     caches = {} if caches is None else caches
     built: dict[str, Provider] = {}
     for provider in PROVIDERS:
@@ -49,6 +52,7 @@ def build_providers(
             cache=caches.setdefault(name, {}),
             return_url_hosts=settings.return_url_hosts,
             review_follow=timedelta(hours=settings.review_follow_hours),
+            token=tokens(name) if tokens is not None else ProcessToken(),
         )
         built[name] = provider.from_context(context)
     return built

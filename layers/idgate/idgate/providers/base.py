@@ -9,6 +9,8 @@ never a name the core knows.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +22,51 @@ from pydantic import BaseModel, ValidationError
 
 from idgate.domain import Session, Status
 from idgate.errors import InvalidJson, ProviderFailed
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A login token as the provider issued it."""
+
+    value: str
+    #: Seconds it stays valid from now, as the provider says (`expires_in`).
+    lifetime_seconds: float
+
+
+def refresh_margin(lifetime_seconds: float) -> float:
+    """How long before its end a token is renewed: 5 minutes, or a fifth of a short lifetime."""
+    return min(300.0, lifetime_seconds / 5)
+
+
+class SharedToken(Protocol):
+    """A provider's login token, shared by every client that asks for it (on AWS: every container of
+    the deployment), so that a provider that bills or limits logins is asked for a token once per
+    lifetime, not once per container."""
+
+    def get(self, issue: Callable[[], IssuedToken], *, rejected: str | None = None) -> str:
+        """The current token; `issue` logs in when there is none usable (one caller at a time).
+        `rejected`: the token the provider just refused, which is renewed unless someone already did."""
+        ...
+
+
+class ProcessToken:
+    """A `SharedToken` shared by the clients of this process only: used where no table is configured
+    (and by unit tests)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: tuple[str, float] | None = None  # (value, renew at)
+
+    def get(self, issue: Callable[[], IssuedToken], *, rejected: str | None = None) -> str:
+        with self._lock:
+            if self._token is not None and self._token[0] != rejected and self._clock() < self._token[1]:
+                return self._token[0]
+            self._token = None
+            issued = issue()
+            lifetime = issued.lifetime_seconds
+            self._token = (issued.value, self._clock() + lifetime - refresh_margin(lifetime))
+            return issued.value
 
 
 @dataclass(frozen=True)
@@ -36,6 +83,8 @@ class ProviderContext:
     cache: MutableMapping[str, Any]
     return_url_hosts: frozenset[str] = frozenset()
     review_follow: timedelta = timedelta(hours=168)
+    #: The provider's login token, shared by the whole deployment (see `SharedToken`).
+    token: SharedToken = field(default_factory=ProcessToken)
 
     def settings[M: BaseModel](self, model: type[M]) -> M:
         """The provider's own settings model, filled from its variables (`BASE_URL` → `base_url`)."""

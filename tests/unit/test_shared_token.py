@@ -1,0 +1,263 @@
+"""A provider's login token shared through the sessions table (encrypted) and, without a table, by the
+process: one login per token lifetime, whatever the number of containers asking at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack.atomic_writes import make_dynamodb_writes_atomic
+from idgate.errors import ProviderUnavailable
+from idgate.providers.base import IssuedToken, ProcessToken, refresh_margin
+from idgate.shared_token import ITEM_PREFIX, LEASE_SECONDS, WAIT_SECONDS, TableToken
+from tests.support.tables import create_template_tables
+
+REGION = "us-east-1"
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += seconds
+
+
+class Logins:
+    """A provider's login endpoint: counts logins, each gives a new token."""
+
+    def __init__(self, lifetime: float = 3600, *, delay: float = 0.0) -> None:
+        self.count = 0
+        self.lifetime = lifetime
+        self.delay = delay
+        self._lock = threading.Lock()
+
+    def __call__(self) -> IssuedToken:
+        if self.delay:
+            threading.Event().wait(self.delay)
+        with self._lock:
+            self.count += 1
+            return IssuedToken(f"token-{self.count}", self.lifetime)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    make_dynamodb_writes_atomic()  # as the local stack does: DynamoDB's conditional writes are atomic
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        kms = boto3.client("kms", region_name=REGION)
+        table = create_template_tables(dynamodb)["SessionsTable"]
+        key = kms.create_key(Description="test")["KeyMetadata"]["Arn"]
+        yield {"dynamodb": dynamodb, "kms": kms, "table": table, "key": key}
+
+
+def container(aws: dict[str, Any], clock: Clock | None = None, provider: str = "faceki") -> TableToken:
+    """What one Lambda container builds: its own clients, its own empty memory."""
+    if clock is None:
+        return TableToken(aws["table"], aws["key"], provider)
+    return TableToken(aws["table"], aws["key"], provider, clock=clock, sleep=clock.sleep)
+
+
+def stored(aws: dict[str, Any], provider: str = "faceki") -> dict[str, Any]:
+    key = {"pk": {"S": ITEM_PREFIX + provider}}
+    return dict(aws["dynamodb"].get_item(TableName=aws["table"], Key=key, ConsistentRead=True)["Item"])
+
+
+# ---- the process-local token ------------------------------------------------------------------------
+
+
+def test_a_process_token_is_reused_until_shortly_before_it_ends():
+    clock, logins = Clock(), Logins(lifetime=100)
+    token = ProcessToken(clock)
+    assert token.get(logins) == token.get(logins) == "token-1"
+    clock.now += 100 - refresh_margin(100) - 0.1
+    assert token.get(logins) == "token-1"
+    clock.now += 0.2
+    assert token.get(logins) == "token-2"
+    assert logins.count == 2
+
+
+def test_a_rejected_process_token_is_renewed_once():
+    logins = Logins()
+    token = ProcessToken()
+    first = token.get(logins)
+    assert token.get(logins, rejected=first) == "token-2"
+    assert token.get(logins, rejected=first) == "token-2"  # already renewed: not again
+    assert logins.count == 2
+
+
+def test_the_refresh_margin_is_five_minutes_or_a_fifth_of_a_short_lifetime():
+    assert refresh_margin(3600) == 300
+    assert refresh_margin(20) == 4
+
+
+# ---- the table token ---------------------------------------------------------------------------------
+
+
+def test_containers_starting_at_once_log_in_once(aws: dict[str, Any]):
+    logins = Logins(delay=0.2)  # a login slow enough that every container asks while it runs
+    containers = [container(aws) for _ in range(8)]
+    barrier = threading.Barrier(len(containers))
+
+    def first_call(token: TableToken) -> str:
+        barrier.wait()
+        return token.get(logins)
+
+    with ThreadPoolExecutor(len(containers)) as pool:
+        tokens = list(pool.map(first_call, containers))
+    assert logins.count == 1
+    assert set(tokens) == {"token-1"}
+    assert container(aws).get(logins) == "token-1"  # a later cold start reads it too
+    assert logins.count == 1
+
+
+def test_the_token_is_stored_encrypted_and_bound_to_its_provider(aws: dict[str, Any]):
+    container(aws).get(Logins())
+    item = stored(aws)
+    assert b"token-1" not in item["ciphertext"]["B"]
+    assert "token-1" not in repr(item)
+    assert "lease_until" not in item
+    decrypted = aws["kms"].decrypt(
+        CiphertextBlob=item["ciphertext"]["B"],
+        EncryptionContext={"idgate:purpose": "provider-token", "idgate:provider": "faceki"},
+    )
+    assert decrypted["Plaintext"] == b"token-1"
+    with pytest.raises(aws["kms"].exceptions.InvalidCiphertextException):
+        aws["kms"].decrypt(
+            CiphertextBlob=item["ciphertext"]["B"],
+            EncryptionContext={"idgate:purpose": "provider-token", "idgate:provider": "other"},
+        )
+    assert int(item["expires_ttl"]["N"]) > float(item["expires_at"]["N"])
+
+
+def test_providers_have_their_own_tokens(aws: dict[str, Any]):
+    first, second = Logins(), Logins()
+    assert container(aws, provider="faceki").get(first) == "token-1"
+    assert container(aws, provider="other").get(second) == "token-1"
+    assert first.count == second.count == 1
+
+
+def test_a_rejected_token_is_renewed_once_for_every_container(aws: dict[str, Any]):
+    logins = Logins(delay=0.1)
+    containers = [container(aws) for _ in range(6)]
+    first = containers[0].get(logins)
+    for token in containers[1:]:
+        assert token.get(logins) == first
+    barrier = threading.Barrier(len(containers))
+
+    def after_a_401(token: TableToken) -> str:
+        barrier.wait()
+        return token.get(logins, rejected=first)
+
+    with ThreadPoolExecutor(len(containers)) as pool:
+        renewed = set(pool.map(after_a_401, containers))
+    assert renewed == {"token-2"}
+    assert logins.count == 2
+
+
+def test_near_its_end_one_caller_renews_while_the_others_keep_the_valid_token(aws: dict[str, Any]):
+    clock, logins = Clock(), Logins(lifetime=100)
+    renewing, waiting = container(aws, clock), container(aws, clock)
+    assert renewing.get(logins) == waiting.get(logins) == "token-1"
+    clock.now += 100 - refresh_margin(100) + 1  # inside the renewal window, still valid
+    started, release = threading.Event(), threading.Event()
+
+    def slow_login() -> IssuedToken:
+        started.set()
+        release.wait(5)
+        return logins()
+
+    with ThreadPoolExecutor(1) as pool:
+        renewal = pool.submit(renewing.get, slow_login)
+        assert started.wait(5)
+        assert waiting.get(logins) == "token-1"  # does not wait, does not log in
+        release.set()
+        assert renewal.result(5) == "token-2"
+    assert waiting.get(logins) == "token-2"
+    assert logins.count == 2
+
+
+def test_a_failed_login_frees_the_lease_at_once(aws: dict[str, Any]):
+    clock = Clock()
+
+    def failing() -> IssuedToken:
+        raise ProviderUnavailable("provider_unreachable", "down")
+
+    with pytest.raises(ProviderUnavailable):
+        container(aws, clock).get(failing)
+    assert "lease_until" not in stored(aws)
+    logins = Logins()
+    assert container(aws, clock).get(logins) == "token-1"
+    assert clock.slept == 0
+
+
+def test_a_lease_left_by_a_dead_container_is_taken_over_after_it_runs_out(aws: dict[str, Any]):
+    clock, logins = Clock(), Logins()
+    key = {"pk": {"S": ITEM_PREFIX + "faceki"}}
+    aws["dynamodb"].put_item(
+        TableName=aws["table"],
+        Item={**key, "lease_until": {"N": str(clock.now + LEASE_SECONDS)}, "lease_owner": {"S": "gone"}},
+    )
+    assert container(aws, clock).get(logins) == "token-1"
+    assert LEASE_SECONDS <= clock.slept < LEASE_SECONDS + 1
+    assert logins.count == 1
+
+
+def test_waiting_for_another_callers_login_is_bounded(aws: dict[str, Any]):
+    clock = Clock()
+    key = {"pk": {"S": ITEM_PREFIX + "faceki"}}
+    aws["dynamodb"].put_item(
+        TableName=aws["table"],
+        Item={**key, "lease_until": {"N": str(clock.now + 10 * WAIT_SECONDS)}, "lease_owner": {"S": "slow"}},
+    )
+    logins = Logins()
+    with pytest.raises(ProviderUnavailable) as raised:
+        container(aws, clock).get(logins)
+    assert raised.value.reason == "provider_unreachable"
+    assert WAIT_SECONDS <= clock.slept < WAIT_SECONDS + 1
+    assert logins.count == 0
+
+
+def test_a_token_that_cannot_be_decrypted_is_renewed(aws: dict[str, Any]):
+    container(aws).get(Logins())
+    key = {"pk": {"S": ITEM_PREFIX + "faceki"}}
+    aws["dynamodb"].update_item(
+        TableName=aws["table"],
+        Key=key,
+        UpdateExpression="SET ciphertext = :garbage",
+        ExpressionAttributeValues={":garbage": {"B": b"not a ciphertext of this key"}},
+    )
+    logins = Logins()
+    assert container(aws).get(logins) == "token-1"
+    assert logins.count == 1
+
+
+def test_a_container_reads_the_table_once_per_token(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
+    token = container(aws)
+    logins = Logins()
+    token.get(logins)
+    reads = []
+    original = TableToken._read
+
+    def counted(self: TableToken) -> Any:
+        reads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(TableToken, "_read", counted)
+    for _ in range(5):
+        assert token.get(logins) == "token-1"
+    assert reads == []
