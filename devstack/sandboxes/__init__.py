@@ -6,6 +6,7 @@ fulfils ``base.Sandbox`` (its name, title, default port, API path, flags and cre
 
 from devstack.sandboxes.base import Sandbox
 from devstack.sandboxes.datakeen import DatakeenSandbox
+from devstack.sandboxes.faceki import FacekiSandbox
 from devstack.sandboxes.jekimo import JekimoSandbox
 from devstack.sandboxes.okid import OkidSandbox
 
@@ -15,4 +16,5 @@ SANDBOXES: tuple[type[Sandbox], ...] = (
     JekimoSandbox,
     OkidSandbox,
     DatakeenSandbox,
+    FacekiSandbox,
 )

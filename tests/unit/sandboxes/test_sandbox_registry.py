@@ -17,6 +17,7 @@ from werkzeug.test import Client
 
 from devstack.sandboxes import SANDBOXES, Sandbox
 from devstack.sandboxes.datakeen import DatakeenSandbox
+from devstack.sandboxes.faceki import FacekiSandbox
 from devstack.sandboxes.jekimo import JekimoSandbox
 from devstack.sandboxes.okid import OkidSandbox
 
@@ -37,8 +38,9 @@ def test_sandboxes_registers_each_provider_once() -> None:
         ("jekimo", "Jekimo", 3001, "/app.php/v1.1"),
         ("okid", "okID", 3002, ""),
         ("datakeen", "Datakeen IDify", 3003, "/backend"),
+        ("faceki", "FACEKI (KYC link)", 3004, ""),
     ]
-    assert (JekimoSandbox, OkidSandbox, DatakeenSandbox) == SANDBOXES
+    assert (JekimoSandbox, OkidSandbox, DatakeenSandbox, FacekiSandbox) == SANDBOXES
 
 
 def test_the_flags_and_their_defaults_are_the_contract() -> None:
@@ -47,14 +49,16 @@ def test_the_flags_and_their_defaults_are_the_contract() -> None:
         "okid_verification_ttl": 1800,
         "datakeen_token_ttl": 86400,
         "datakeen_session_ttl": 3600,
+        "faceki_token_ttl": 3600,
     }
     flags = ["--jekimo-token-ttl", "30", "--okid-verification-ttl", "60"]
-    flags += ["--datakeen-token-ttl", "90", "--datakeen-session-ttl", "120"]
+    flags += ["--datakeen-token-ttl", "90", "--datakeen-session-ttl", "120", "--faceki-token-ttl", "150"]
     assert parsed(*flags) == {
         "jekimo_token_ttl": 30,
         "okid_verification_ttl": 60,
         "datakeen_token_ttl": 90,
         "datakeen_session_ttl": 120,
+        "faceki_token_ttl": 150,
     }
 
 
@@ -90,11 +94,26 @@ def datakeen_call(client: Client, credentials: Mapping[str, str]) -> int:
     return client.get("/backend/admin/templates", headers={"Authorization": f"Basic {token}"}).status_code
 
 
-SECRET_FIELDS = {"jekimo": {"api_key"}, "okid": {"sdk_key"}, "datakeen": {"username", "password"}}
+def faceki_call(client: Client, credentials: Mapping[str, str]) -> int:
+    query = {"clientId": credentials["client_id"], "clientSecret": credentials["client_secret"]}
+    answer = client.get("/auth/api/access-token", query_string=query)
+    if answer.status_code != 200:
+        return answer.status_code
+    token = answer.json["data"]["access_token"]  # type: ignore[index]
+    return client.get("/kycrules/api/kycrules", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+SECRET_FIELDS = {
+    "jekimo": {"api_key"},
+    "okid": {"sdk_key"},
+    "datakeen": {"username", "password"},
+    "faceki": {"client_id", "client_secret"},
+}
 AUTHENTICATED_CALLS: dict[str, Callable[[Client, Mapping[str, str]], int]] = {
     "jekimo": jekimo_call,
     "okid": okid_call,
     "datakeen": datakeen_call,
+    "faceki": faceki_call,
 }
 
 
@@ -160,6 +179,18 @@ def test_datakeen_ttls_set_the_token_and_session_lifetimes(
     created = int(session_id[:8], 16)
     expires = datetime.fromtimestamp(created + session_ttl, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert f'<dd id="expires-at">{expires}</dd>' in page
+
+
+@pytest.mark.parametrize(("arguments", "token_ttl"), [({}, 3600), ({"faceki_token_ttl": 150}, 150)])
+def test_faceki_token_ttl_sets_the_tokens_expires_in(arguments: dict[str, int], token_ttl: int) -> None:
+    sandbox = FacekiSandbox.from_arguments(PUBLIC, arguments)
+    credentials = sandbox.credentials()
+    query = {"clientId": credentials["client_id"], "clientSecret": credentials["client_secret"]}
+
+    answer = Client(sandbox).get("/auth/api/access-token", query_string=query).json
+
+    assert answer["data"]["expires_in"] == token_ttl  # type: ignore[index]
+    assert sandbox.client_settings() == {}  # the client reads the lifetime from expires_in
 
 
 # -- the dashboard webhook URL -----------------------------------------------------------------------------

@@ -1,0 +1,358 @@
+"""A local FACEKI (KYC V2) sandbox: a WSGI app standing in for ``https://sdk.faceki.com`` and its KYC link.
+
+The API is at the root of ``public_base_url``. Every call but the token needs
+``Authorization: Bearer <token>``; errors are ``{"status": false, "message", "statusCode", "data": {}}``,
+while FACEKI's own refusals are HTTP 200 ``{"responseCode": N, "message": NAME}``:
+
+``GET /auth/api/access-token?clientId=&clientSecret=`` (or as headers)
+    200 ``{"responseCode": 0, "data": {"access_token", "expires_in", "token_type": "Bearer"}}``
+``GET /kycrules/api/kycrules``  ``{"validAge": 18, "documents", "redirect_url": ""}``, or 7001
+``POST /kycverify/api/kycverify/kyc-verify-link``  JSON ``{"expiryTime", "applicationId", "redirect_url",
+"document_optional"}``  200 ``{"responseCode": 0, "data": "<linkId>", "url": "<base>/kycverify/<linkId>"}``
+``GET /kycverify/api/kycverify/link?linkId=``  ``{"linkId", "applicationId", "expiresAt", "status",
+"records"}``, or 8014 (unknown), 8015 (expired with no record)
+``GET .../records?requestId=``, ``.../reference?referenceId=`` (8013 if none), ``.../kyc-verify-summary``
+
+Where each part comes from:
+
+* The seed (``seeds/faceki.txt``): the token call, its query or header parameters, its answer
+  (``expires_in`` 3600, ``token_type`` Bearer), the error body and its 422 "client id is required",
+  and the response codes 7001-8019 and their names.
+* ``PROVIDERS.md`` (FACEKI's public client library and newer pages): the paths of the rules, link,
+  records, reference and summary calls, the link call's fields and answer, ``validAge``, the dashboard
+  webhook's body ``{"requestId", "fullName", "status", "kycData"}`` (unsigned) and the codes 5003-5010.
+* The sandbox's own reading, where no document says: "client secret is required" (422), "invalid
+  client credentials" and "Unauthorized" (401); tokens are opaque (FACEKI's are JWTs: do not parse
+  them) and live ``token_ttl_seconds``; the shapes of the rules, link and record answers; the order
+  the account's refusals are checked in (``faceki_records.Account``); ``expiryTime`` 1-10080 minutes
+  and ``applicationId`` up to 128 characters, checked before the account; ids of 24 hex digits; a
+  link is EXPIRED from ``expiryTime`` minutes after its creation second, answered as 8015 only
+  while it has no record; ``records`` and ``reference`` answer 8013 when nothing matches.
+
+The hosted page (FACEKI's is on apps.faceki.com; here ``/kycverify/<linkId>`` on the sandbox's URL)
+stands in for the user and for the dashboard's reviewer: see ``faceki_page``. ``POST`` of JSON
+``{"outcome": "accepted"|"declined"|"review"|"abandon", "code": 8002, "documentType": "ID",
+"webhook": true}`` does the same for scripted tests. The user captures once while the link is
+active (a new record; ``abandon`` makes none and ends the user's part); a record in REVIEW then
+takes the reviewer's ``accepted`` or ``declined``, even after the link expired. Answers 200
+``{"linkId", "status", "requestId", "redirect_url"}``; 400, 404 (unknown link), 409 (the user's part
+is over, or nothing is in review), 410 (the link expired before the user's capture).
+
+When a record is made or changes status (and ``webhook`` is not false) the dashboard webhook is
+POSTed to ``dashboard_webhook_url`` from a background thread (``webhooks.WebhookSender``).
+``/sandbox/account`` (GET; POST of any of the account's flags) stands in for the dashboard's
+account settings and needs no token. State is in memory behind a lock. Nothing logs the client
+secret, tokens or the fake person's data; link ids are logged by their first 12 characters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Self
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
+
+from devstack.sandboxes.base import (
+    Sandbox,
+    SandboxError,
+    iso_seconds,
+    json_object,
+    key_digest,
+    matching_digest,
+)
+from devstack.sandboxes.faceki_page import NOT_FOUND_PAGE, link_page
+from devstack.sandboxes.faceki_records import (
+    ABANDONED,
+    ACCEPTED,
+    DATA_NOT_FOUND,
+    DECLINED,
+    DOCUMENTS,
+    INVALID_VERIFICATION_LINK,
+    NO_RULES_FOR_COMPANY,
+    REVIEW,
+    VALID_AGE,
+    VERIFICATION_LINK_EXPIRED,
+    Account,
+    Link,
+    Record,
+    Tokens,
+    new_id,
+)
+from devstack.sandboxes.faceki_requests import (
+    account_changes,
+    bearer_token,
+    client_credentials,
+    link_request,
+    outcome,
+)
+from devstack.sandboxes.pages import PAGE_CSP, html_response, json_response
+
+__all__ = ["LINK_PATH", "FacekiSandbox"]
+
+VERIFY_API = "/kycverify/api/kycverify"
+#: The hosted page of a link: ``LINK_PATH + linkId``.
+LINK_PATH = "/kycverify/"
+_ID_LOG_CHARS = 12
+
+
+def _short(link_id: str) -> str:
+    return link_id[:_ID_LOG_CHARS] + "..."
+
+
+def _ok(data: object, **more: object) -> Response:
+    return json_response({"responseCode": 0, "data": data, **more})
+
+
+def _refused(answer: tuple[int, str]) -> Response:
+    code, name = answer
+    return json_response({"responseCode": code, "message": name})
+
+
+class FacekiSandbox(Sandbox):
+    """WSGI app standing in for FACEKI KYC V2 (``https://sdk.faceki.com``) in the local stack."""
+
+    name = "faceki"
+    title = "FACEKI (KYC link)"
+    default_port = 3004
+    api_path = ""
+    webhook_user_agent = "FACEKI-sandbox-webhook/1.0"
+    #: The account ``from_arguments`` gives the sandbox (the local stack's).
+    DEV_CLIENT_ID: ClassVar[str] = "faceki-sandbox-client"
+    DEV_CLIENT_SECRET: ClassVar[str] = "faceki-sandbox-client-secret"  # noqa: S105 - the sandbox's own
+    DEFAULT_TOKEN_TTL: ClassVar[int] = 3600
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        public_base_url: str,
+        *,
+        token_ttl_seconds: int = DEFAULT_TOKEN_TTL,
+        rules: bool = True,
+        credit: bool = True,
+        kyc_limit_reached: bool = False,
+        link_limit_reached: bool = False,
+        fail_link: bool = False,
+        dashboard_webhook_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``public_base_url`` is where clients reach this app; the flags set the account's state."""
+        if not client_id or not client_secret:
+            raise ValueError("client_id and client_secret must be non-empty")
+        if token_ttl_seconds <= 0:
+            raise ValueError("token_ttl_seconds must be positive")
+        rules_ = [
+            Rule("/auth/api/access-token", endpoint="token", methods=["GET"]),
+            Rule("/kycrules/api/kycrules", endpoint="rules", methods=["GET"]),
+            Rule(f"{VERIFY_API}/kyc-verify-link", endpoint="create_link", methods=["POST"]),
+            Rule(f"{VERIFY_API}/link", endpoint="link", methods=["GET"]),
+            Rule(f"{VERIFY_API}/records", endpoint="record", methods=["GET"]),
+            Rule(f"{VERIFY_API}/reference", endpoint="reference", methods=["GET"]),
+            Rule(f"{VERIFY_API}/kyc-verify-summary", endpoint="summary", methods=["GET"]),
+            Rule(f"{LINK_PATH}<link_id>", endpoint="page", methods=["GET"]),
+            Rule(f"{LINK_PATH}<link_id>", endpoint="set_outcome", methods=["POST"]),
+            Rule("/sandbox/account", endpoint="account", methods=["GET"]),
+            Rule("/sandbox/account", endpoint="set_account", methods=["POST"]),
+        ]
+        super().__init__(public_base_url, rules_, clock=clock, dashboard_webhook_url=dashboard_webhook_url)
+        self._credentials = {"client_id": client_id, "client_secret": client_secret}
+        self._client_id = key_digest(client_id)
+        self._client_secret = key_digest(client_secret)
+        self._account = Account(rules, credit, kyc_limit_reached, link_limit_reached, fail_link)
+        self._tokens = Tokens(token_ttl_seconds)
+        self._links: dict[str, Link] = {}
+        self._records: dict[str, Record] = {}  # by requestId, oldest first
+
+    # -- registration --------------------------------------------------------------------------------
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--faceki-token-ttl",
+            type=int,
+            default=cls.DEFAULT_TOKEN_TTL,
+            help="seconds a FACEKI access token lives",
+        )
+
+    @classmethod
+    def from_arguments(cls, public_base_url: str, arguments: Mapping[str, Any]) -> Self:
+        return cls(
+            cls.DEV_CLIENT_ID,
+            cls.DEV_CLIENT_SECRET,
+            public_base_url,
+            token_ttl_seconds=int(arguments.get("faceki_token_ttl", cls.DEFAULT_TOKEN_TTL)),
+        )
+
+    def credentials(self) -> dict[str, str]:
+        return dict(self._credentials)
+
+    def client_settings(self) -> dict[str, str]:
+        # The token's lifetime reaches idgate's client in each token answer's expires_in.
+        return {}
+
+    def error_body(self, error: SandboxError) -> Mapping[str, object]:
+        return {"status": False, "message": error.message, "statusCode": error.status, "data": {}}
+
+    def link_url(self, link_id: str) -> str:
+        return f"{self.public_base_url}{LINK_PATH}{link_id}"
+
+    @property
+    def tokens_issued(self) -> int:
+        """How many access tokens the sandbox has issued (idgate should cache its token)."""
+        with self._lock:
+            return self._tokens.issued
+
+    @property
+    def account(self) -> dict[str, bool]:
+        """The account's flags, as ``GET /sandbox/account`` shows them."""
+        with self._lock:
+            return self._account.as_json()
+
+    def set_account(self, **flags: bool) -> None:
+        """Changes some of the account's flags (``rules``, ``credit``, ``kyc_limit_reached``, ...).
+
+        Raises ValueError for an unknown flag or a value that is not a bool.
+        """
+        try:
+            changes = account_changes(flags)
+        except SandboxError as error:
+            raise ValueError(error.message) from error
+        with self._lock:
+            for flag, value in changes.items():
+                setattr(self._account, flag, value)
+
+    # -- API -------------------------------------------------------------------------------------------
+
+    def on_token(self, request: Request) -> Response:
+        client_id, client_secret = client_credentials(request)
+        # Both are compared, whatever the first gives, so timing tells nothing about either.
+        id_ok = matching_digest(client_id, (self._client_id,)) is not None
+        secret_ok = matching_digest(client_secret, (self._client_secret,)) is not None
+        if not (id_ok and secret_ok):
+            self.log.info("faceki sandbox: access token refused")
+            raise SandboxError(401, "invalid client credentials")
+        with self._lock:
+            token = self._tokens.issue(self._clock())
+            count = self._tokens.issued
+        self.log.info("faceki sandbox: access token %d issued (valid %d s)", count, self._tokens.ttl_seconds)
+        return _ok({"access_token": token, "expires_in": self._tokens.ttl_seconds, "token_type": "Bearer"})
+
+    def _check_token(self, request: Request) -> None:
+        """A 401 unless the request has ``Authorization: Bearer <token>`` with a live token."""
+        token = bearer_token(request)
+        with self._lock:
+            valid = self._tokens.valid(token, self._clock())
+        if not valid:
+            raise SandboxError(401, "Unauthorized")
+
+    def on_rules(self, request: Request) -> Response:
+        self._check_token(request)
+        with self._lock:
+            has_rules = self._account.rules
+        if not has_rules:
+            return _refused(NO_RULES_FOR_COMPANY)
+        return _ok({"validAge": VALID_AGE, "documents": list(DOCUMENTS), "redirect_url": ""})
+
+    def on_create_link(self, request: Request) -> Response:
+        self._check_token(request)
+        wanted = link_request(json_object(request))
+        now = self._clock()
+        with self._lock:
+            refusal = self._account.refusal()
+            if refusal is None:
+                link = Link(
+                    link_id=new_id(now),
+                    application_id=wanted.application_id,
+                    created_at=int(now),
+                    expires_at=int(now) + wanted.expiry_minutes * 60,
+                    redirect_url=wanted.redirect_url,
+                    document_optional=wanted.document_optional,
+                )
+                self._links[link.link_id] = link
+        if refusal is not None:
+            self.log.info("faceki sandbox: link refused (%s)", refusal[1])
+            return _refused(refusal)
+        self.log.info(
+            "faceki sandbox: link %s created (expires %s)", _short(link.link_id), iso_seconds(link.expires_at)
+        )
+        return _ok(link.link_id, url=self.link_url(link.link_id))
+
+    def on_link(self, request: Request) -> Response:
+        self._check_token(request)
+        now = self._clock()
+        with self._lock:
+            link = self._links.get(request.args.get("linkId", ""))
+            if link is None:
+                return _refused(INVALID_VERIFICATION_LINK)
+            if link.expired(now) and not link.records:
+                return _refused(VERIFICATION_LINK_EXPIRED)
+            return _ok(link.as_json(now))
+
+    def on_record(self, request: Request) -> Response:
+        self._check_token(request)
+        with self._lock:
+            record = self._records.get(request.args.get("requestId", ""))
+            return _refused(DATA_NOT_FOUND) if record is None else _ok(record.as_json())
+
+    def on_reference(self, request: Request) -> Response:
+        self._check_token(request)
+        reference = request.args.get("referenceId", "")
+        with self._lock:
+            found = [
+                r.as_json() for r in self._records.values() if reference and r.application_id == reference
+            ]
+        return _ok(found) if found else _refused(DATA_NOT_FOUND)
+
+    def on_summary(self, request: Request) -> Response:
+        self._check_token(request)
+        with self._lock:
+            statuses = [record.status for record in self._records.values()]
+        counts = {"accepted": statuses.count(ACCEPTED), "declined": statuses.count(DECLINED)}
+        return _ok({"total": len(statuses), **counts, "review": statuses.count(REVIEW)})
+
+    # -- the dashboard's account settings (the sandbox's own, no token) ----------------------------------
+
+    def on_account(self, request: Request) -> Response:
+        return json_response({**self.account, "tokens_issued": self.tokens_issued})
+
+    def on_set_account(self, request: Request) -> Response:
+        changes = account_changes(json_object(request, empty_ok=True))
+        self.set_account(**changes)
+        return json_response(self.account)
+
+    # -- the user's and the reviewer's side (FACEKI's hosted page and dashboard) ------------------------
+
+    def on_set_outcome(self, request: Request, link_id: str) -> Response:
+        with self._lock:
+            known = link_id in self._links
+        if not known:
+            raise SandboxError(404, "Verification link not found")
+        wanted = outcome(json_object(request))
+        now = self._clock()
+        with self._lock:
+            link = self._links[link_id]
+            record = link.apply(wanted.status, wanted.code, wanted.document_type, now)
+            if record is not None:
+                self._records.setdefault(record.request_id, record)
+            status = record.status if record is not None else ABANDONED
+            body: dict[str, Any] = {"linkId": link_id, "status": status}
+            if record is not None:
+                body["requestId"] = record.request_id
+            if link.redirect_url:
+                body["redirect_url"] = link.redirect_url
+            dashboard = self.dashboard_webhook_url if wanted.webhook else None
+            payload = record.webhook_body() if record is not None else None
+        self.log.info("faceki sandbox: link %s: %s -> %s", _short(link_id), wanted.outcome, status)
+        if dashboard and payload is not None:
+            self.start_webhook(dashboard, payload, f"{status} for {_short(link_id)}")
+        return json_response(body)
+
+    def on_page(self, request: Request, link_id: str) -> Response:
+        with self._lock:
+            link = self._links.get(link_id)
+            if link is None:
+                return html_response(NOT_FOUND_PAGE, 404, csp=PAGE_CSP)
+            return html_response(link_page(link, self._clock(), self._tokens.issued), csp=PAGE_CSP)
