@@ -8,7 +8,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from idgate.api import Caller
-from idgate.errors import Forbidden, NotFound, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.errors import (
+    Forbidden,
+    NotFound,
+    ProviderFailed,
+    ProviderRejected,
+    ProviderUnavailable,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from idgate.finalizing import Finalizer
 from idgate.following import Following
 from idgate.ports import Dependencies
@@ -62,7 +70,18 @@ class Webhooks:
         ):
             raise NotFound("no such webhook", code="webhook_not_found")
         request = WebhookRequest(headers={name.lower(): value for name, value in headers.items()}, body=body)
-        references = list(dict.fromkeys(provider.webhook_references(request)))[:MAX_REFERENCES]
+        try:
+            named = provider.webhook_references(request)
+        except ProviderUnavailable as exc:
+            # Some providers name a record of theirs that must be looked up; the follow-up catches up.
+            logger.warning("could not learn which verification a webhook means", reason=exc.reason)
+            raise ServiceUnavailable(
+                "the provider could not be reached", code="provider_unavailable"
+            ) from exc
+        except ProviderRejected as exc:
+            logger.warning("provider refused the webhook's look-up", reason=exc.reason)
+            raise ProviderFailed("the provider refused our look-up", code=exc.reason) from exc
+        references = list(dict.fromkeys(named))[:MAX_REFERENCES]
         if not references:
             raise ValidationFailed("the body names no verification", code="verification_id_missing")
         found = [

@@ -202,7 +202,9 @@ class Provider(Protocol):
 class WebhookProvider(Provider, Protocol):
     def webhook_references(self, request: WebhookRequest) -> list[str]:
         """The provider references a webhook names (a hint: the state is re-read with our credentials).
-        Empty when it names none; raises ValidationFailed for a body the provider never sends."""
+        Empty when it names none; raises ValidationFailed for a body the provider never sends. A
+        provider whose webhook names something else (a record) may look the reference up, and then
+        raises ProviderUnavailable or ProviderRejected when it cannot."""
         ...
 
 

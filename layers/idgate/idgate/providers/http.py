@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import requests
@@ -10,6 +12,23 @@ from urllib3.util.retry import Retry
 
 from idgate.domain import Reason
 from idgate.errors import ProviderUnavailable
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+class _NoQueryStrings(logging.Filter):
+    """urllib3 logs the URL of a request it retries, query string included, and a provider may take
+    its credentials in the query (FACEKI's token call does): log lines keep the path only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = _QUERY.sub("?<query hidden>", message), None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_NoQueryStrings())
 
 #: (connect, read) seconds: well inside API Gateway's 30 s and the poll function's time-out.
 TIMEOUT = (3.05, 8.0)
