@@ -123,6 +123,8 @@ class FacekiSandbox(Sandbox):
     DEV_CLIENT_ID: ClassVar[str] = "faceki-sandbox-client"
     DEV_CLIENT_SECRET: ClassVar[str] = "faceki-sandbox-client-secret"  # noqa: S105 - the sandbox's own
     DEFAULT_TOKEN_TTL: ClassVar[int] = 3600
+    #: A minute of a link's `expiryTime`, in seconds: shortened by the local stack's tests of expiry.
+    DEFAULT_MINUTE_SECONDS: ClassVar[int] = 60
 
     def __init__(
         self,
@@ -131,6 +133,7 @@ class FacekiSandbox(Sandbox):
         public_base_url: str,
         *,
         token_ttl_seconds: int = DEFAULT_TOKEN_TTL,
+        minute_seconds: int = DEFAULT_MINUTE_SECONDS,
         rules: bool = True,
         credit: bool = True,
         kyc_limit_reached: bool = False,
@@ -142,8 +145,8 @@ class FacekiSandbox(Sandbox):
         """``public_base_url`` is where clients reach this app; the flags set the account's state."""
         if not client_id or not client_secret:
             raise ValueError("client_id and client_secret must be non-empty")
-        if token_ttl_seconds <= 0:
-            raise ValueError("token_ttl_seconds must be positive")
+        if token_ttl_seconds <= 0 or minute_seconds <= 0:
+            raise ValueError("token_ttl_seconds and minute_seconds must be positive")
         rules_ = [
             Rule("/auth/api/access-token", endpoint="token", methods=["GET"]),
             Rule("/kycrules/api/kycrules", endpoint="rules", methods=["GET"]),
@@ -163,6 +166,7 @@ class FacekiSandbox(Sandbox):
         self._client_secret = key_digest(client_secret)
         self._account = Account(rules, credit, kyc_limit_reached, link_limit_reached, fail_link)
         self._tokens = Tokens(token_ttl_seconds)
+        self._minute_seconds = minute_seconds
         self._links: dict[str, Link] = {}
         self._records: dict[str, Record] = {}  # by requestId, oldest first
 
@@ -176,6 +180,12 @@ class FacekiSandbox(Sandbox):
             default=cls.DEFAULT_TOKEN_TTL,
             help="seconds a FACEKI access token lives",
         )
+        parser.add_argument(
+            "--faceki-minute-seconds",
+            type=int,
+            default=cls.DEFAULT_MINUTE_SECONDS,
+            help="seconds a minute of a KYC link's expiryTime lasts (shorter to try expiry)",
+        )
 
     @classmethod
     def from_arguments(cls, public_base_url: str, arguments: Mapping[str, Any]) -> Self:
@@ -184,14 +194,18 @@ class FacekiSandbox(Sandbox):
             cls.DEV_CLIENT_SECRET,
             public_base_url,
             token_ttl_seconds=int(arguments.get("faceki_token_ttl", cls.DEFAULT_TOKEN_TTL)),
+            minute_seconds=int(arguments.get("faceki_minute_seconds", cls.DEFAULT_MINUTE_SECONDS)),
         )
 
     def credentials(self) -> dict[str, str]:
         return dict(self._credentials)
 
     def client_settings(self) -> dict[str, str]:
-        # The token's lifetime reaches idgate's client in each token answer's expires_in.
-        return {}
+        # The token's lifetime reaches idgate's client in each token answer's expires_in; a shortened
+        # minute must be idgate's too, so that it dates the session's end as the link's.
+        if self._minute_seconds == self.DEFAULT_MINUTE_SECONDS:
+            return {}
+        return {"LINK_MINUTE_SECONDS": str(self._minute_seconds)}
 
     def error_body(self, error: SandboxError) -> Mapping[str, object]:
         return {"status": False, "message": error.message, "statusCode": error.status, "data": {}}
@@ -267,7 +281,7 @@ class FacekiSandbox(Sandbox):
                     link_id=new_id(now),
                     application_id=wanted.application_id,
                     created_at=int(now),
-                    expires_at=int(now) + wanted.expiry_minutes * 60,
+                    expires_at=int(now) + wanted.expiry_minutes * self._minute_seconds,
                     redirect_url=wanted.redirect_url,
                     document_optional=wanted.document_optional,
                 )

@@ -50,15 +50,18 @@ def test_the_flags_and_their_defaults_are_the_contract() -> None:
         "datakeen_token_ttl": 86400,
         "datakeen_session_ttl": 3600,
         "faceki_token_ttl": 3600,
+        "faceki_minute_seconds": 60,
     }
     flags = ["--jekimo-token-ttl", "30", "--okid-verification-ttl", "60"]
     flags += ["--datakeen-token-ttl", "90", "--datakeen-session-ttl", "120", "--faceki-token-ttl", "150"]
+    flags += ["--faceki-minute-seconds", "2"]
     assert parsed(*flags) == {
         "jekimo_token_ttl": 30,
         "okid_verification_ttl": 60,
         "datakeen_token_ttl": 90,
         "datakeen_session_ttl": 120,
         "faceki_token_ttl": 150,
+        "faceki_minute_seconds": 2,
     }
 
 
@@ -226,3 +229,24 @@ def test_a_sandbox_must_implement_the_whole_registration() -> None:
 
     with pytest.raises(TypeError, match="abstract"):
         Incomplete(PUBLIC, [Rule("/", endpoint="x")])  # type: ignore[abstract]
+
+
+def test_a_shortened_faceki_minute_is_the_clients_too() -> None:
+    sandbox = FacekiSandbox.from_arguments(PUBLIC, {"faceki_minute_seconds": 2})
+    assert sandbox.client_settings() == {"LINK_MINUTE_SECONDS": "2"}
+    credentials = sandbox.credentials()
+    query = {"clientId": credentials["client_id"], "clientSecret": credentials["client_secret"]}
+    client = Client(sandbox)
+    token = client.get("/auth/api/access-token", query_string=query).json["data"]["access_token"]  # type: ignore[index]
+    created = client.post(
+        "/kycverify/api/kycverify/kyc-verify-link",
+        json={"expiryTime": 5, "applicationId": "ses_x"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json
+    link = client.get(
+        "/kycverify/api/kycverify/link",
+        query_string={"linkId": created["data"]},  # type: ignore[index]
+        headers={"Authorization": f"Bearer {token}"},
+    ).json
+    expires = datetime.fromisoformat(link["data"]["expiresAt"])  # type: ignore[index]
+    assert 9 <= (expires - datetime.now(UTC)).total_seconds() <= 10

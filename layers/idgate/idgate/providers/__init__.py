@@ -11,6 +11,7 @@ import requests
 
 from idgate.providers.base import ProcessToken, Provider, ProviderContext, SharedToken
 from idgate.providers.datakeen import DatakeenProvider
+from idgate.providers.faceki import FacekiProvider
 from idgate.providers.jekimo import JekimoProvider
 from idgate.providers.okid import OkidProvider
 from idgate.settings import Settings
@@ -19,6 +20,7 @@ PROVIDERS: tuple[type[Provider], ...] = (
     JekimoProvider,
     OkidProvider,
     DatakeenProvider,
+    FacekiProvider,
 )
 
 #: Reads a provider's credentials (its JSON secret) by provider name.
