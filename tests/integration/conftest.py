@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from devstack.sandboxes import SANDBOXES
+from devstack.sandboxes.faceki import FacekiSandbox
 from devstack.sandboxes.okid import OkidSandbox
 from devstack.stack import LocalStack, StackOptions
 from tests.support.caches import reset_idgate_caches
@@ -44,6 +45,16 @@ class Integration:
     @property
     def datakeen(self) -> CountingProvider:
         return self.counters["datakeen"]
+
+    @property
+    def faceki(self) -> CountingProvider:
+        return self.counters["faceki"]
+
+    @property
+    def faceki_sandbox(self) -> FacekiSandbox:
+        sandbox = self.stack.sandboxes["faceki"]
+        assert isinstance(sandbox, FacekiSandbox)
+        return sandbox
 
     @property
     def okid_sandbox(self) -> OkidSandbox:

@@ -13,6 +13,8 @@ from tests.integration.conftest import Integration, act
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 #: The Datakeen session id the sample webhook events name.
 SAMPLE_SESSION = "662f5f9c9c18e30012c2f021"
+#: The FACEKI record the sample webhook event names.
+SAMPLE_FACEKI_RECORD = "6650a1b2c3d4e5f6a7b8c9d0"
 
 
 def load(name: str) -> dict:
@@ -32,6 +34,7 @@ def test_there_is_a_sample_event_for_every_function():
         "webhook-datakeen-session.json",
         "webhook-datakeen-dashboard.json",
         "webhook-datakeen-back-office.json",
+        "webhook-faceki.json",
     }
 
 
@@ -96,6 +99,22 @@ def test_each_datakeen_webhook_event_drives_the_real_handler(integration: Integr
         .read_text()
         .replace("replace-with-the-webhook-token", token)
         .replace(SAMPLE_SESSION, session_id)
+    )
+    answer = integration.stack.lambdas.invoke("WebhookFunction", event)
+    assert answer["statusCode"] == 200, answer
+    assert integration.session(created["id"])["status"] == "approved"
+
+
+def test_the_faceki_webhook_event_drives_the_real_handler(integration: Integration):
+    created = integration.create({"provider": "faceki"})
+    made = act(created["verification_url"], {"outcome": "accepted", "webhook": False})
+    url = integration.stack.webhook_url("faceki")
+    assert url is not None
+    text = (EVENTS / "webhook-faceki.json").read_text()
+    event = json.loads(
+        text.replace("replace-with-the-webhook-token", url.rsplit("/", 1)[1]).replace(
+            SAMPLE_FACEKI_RECORD, made["requestId"]
+        )
     )
     answer = integration.stack.lambdas.invoke("WebhookFunction", event)
     assert answer["statusCode"] == 200, answer
