@@ -15,7 +15,7 @@ from tests.support.contract import assert_documented
 #: The stack most e2e tests share: short intervals so that flows finish in seconds.
 FAST = (
     "--poll-interval", "1", "--jekimo-token-ttl", "8", "--okid-verification-ttl", "12", "--pin-ttl", "30",
-    "--datakeen-session-ttl", "20",
+    "--datakeen-session-ttl", "20", "--faceki-minute-seconds", "2", "--faceki-token-ttl", "30",
 )  # fmt: skip
 
 
@@ -39,7 +39,9 @@ class Api:
         json: Any = None,
         data: bytes | str | None = None,
         headers: dict[str, str] | None = None,
+        provider_refusal: bool = False,
     ) -> requests.Response:
+        """`provider_refusal`: the provider is made to refuse, so a documented 502 is the right answer."""
         sent = dict(headers or {})
         if key is not None:
             sent["Authorization"] = f"Bearer {key}"
@@ -48,7 +50,10 @@ class Api:
         if data is not None:
             sent.setdefault("Content-Type", "application/json")
         answer = requests.request(method, self.base + path, json=json, data=data, headers=sent, timeout=15)
-        assert answer.status_code < 500, f"{method} {path} answered {answer.status_code}: {answer.text[:300]}"
+        expected_5xx = answer.status_code == 502 and provider_refusal
+        assert answer.status_code < 500 or expected_5xx, (
+            f"{method} {path} answered {answer.status_code}: {answer.text[:300]}"
+        )
         content_type = answer.headers.get("Content-Type", "")
         # A binary body (an image) is checked as the string the contract describes (format: binary).
         body = (

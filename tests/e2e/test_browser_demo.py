@@ -208,3 +208,40 @@ def test_demo_page_runs_a_datakeen_approval_with_a_minimum_age(
     session = api.get(page.locator("#session-id").inner_text()).json()
     assert session["result"]["data"] == {"min_age_verified": 18}
     assert not problems, problems
+
+
+def test_demo_page_runs_a_faceki_review_to_the_reviewers_approval(
+    page: Page, stack: RunningStack, api: Api
+) -> None:
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.goto(stack.web)
+
+    # FACEKI's options come from its schema: a number for the link's minutes, a checkbox.
+    page.locator("#provider").select_option("faceki")
+    expect(page.locator("fieldset[data-provider='faceki']")).to_be_visible()
+    expect(page.locator("#faceki-expiry-minutes")).to_have_attribute("type", "number")
+    expect(page.locator("#faceki-document-optional")).to_have_attribute("type", "checkbox")
+    page.locator("#faceki-expiry-minutes").fill("30")
+    page.locator("#start").click()
+
+    link = page.locator("#verification-link")
+    expect(link).to_have_attribute(
+        "href", re.compile("^" + re.escape(stack.providers["faceki"]) + "/kycverify/")
+    )
+    verification_url = link.get_attribute("href")
+    assert verification_url is not None
+
+    # The user, at FACEKI's page, lands in review; then the reviewer accepts.
+    user = page.context.new_page()
+    user.goto(verification_url)
+    expect(user.locator("#faceki-tokens")).to_have_text(re.compile(r"\d+"))
+    user.locator("#faceki-review").click()
+    expect(page.locator("#status")).to_have_text("review", timeout=STATUS_TIMEOUT_MS)
+    user.goto(verification_url)
+    user.locator("#faceki-reviewer-accept").click()
+    expect(page.locator("#status")).to_have_text("approved", timeout=STATUS_TIMEOUT_MS)
+    expect(page.locator("#result .decision")).to_have_text("approved")
+    session = api.get(page.locator("#session-id").inner_text()).json()
+    assert session["result"]["provider_status"] == "ACCEPTED"
+    assert not problems, problems
