@@ -140,8 +140,16 @@ class InMemorySessionStore:
         now: datetime,
         fields: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
+        pin_try_limit: int | None = None,
     ) -> bool:
-        update = advance_update(target, now=now, fields=fields, remove=remove, retention=self._retention)
+        update = advance_update(
+            target,
+            now=now,
+            fields=fields,
+            remove=remove,
+            retention=self._retention,
+            pin_try_limit=pin_try_limit,
+        )
         return self._update(session_id, update)
 
     def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:
@@ -229,6 +237,12 @@ class InMemorySessionStore:
             item = self._items.get(session_id)
             if item is None or item.get("status") not in allowed:
                 return False
+            if update.pin_try_limit is not None:
+                limit = _serializer.serialize(update.pin_try_limit)
+                if "pin_attempts" in item and not _less_than(item["pin_attempts"], limit):
+                    return False
+                count = Decimal(item.get("pin_attempts", {"N": "0"})["N"]) + 1
+                values = {**values, "pin_attempts": _serializer.serialize(count)}
             changed = {
                 name: value for name, value in {**item, **values}.items() if name not in update.removed
             }

@@ -4,6 +4,9 @@ tests move. No moto: these run in milliseconds."""
 
 from __future__ import annotations
 
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -13,7 +16,7 @@ from pydantic import BaseModel
 
 from idgate.api import Caller
 from idgate.domain import Session, Status
-from idgate.errors import Conflict, ProviderUnavailable, ValidationFailed
+from idgate.errors import Conflict, ProviderRejected, ProviderUnavailable, ValidationFailed
 from idgate.follow_state import FollowState
 from idgate.ports import Dependencies
 from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
@@ -250,3 +253,173 @@ def test_every_session_is_followed_from_creation_on_its_providers_schedule(world
     (started,) = outside.started
     assert (started.session_id, started.wait_seconds, started.attempt) == (session.id, 30, 0)
     assert started.execution_name == session.id
+
+
+# ---- deadlines under faults (idgate.deadline) ------------------------------------------------------
+
+UNREACHABLE = ProviderUnavailable("provider_unreachable", "down")
+
+
+def final_of(service: Idgate, session: Session) -> tuple[Status, list[str]]:
+    final = service.get_session(CALLER, session.id, None)
+    return final.status, (final.result.reasons if final.result else [])
+
+
+def test_a_fault_on_the_way_does_not_decide_the_deadline_once_the_provider_answers(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [UNREACHABLE, Observation(Status.PENDING, "pending")]
+    with pytest.raises(ProviderUnavailable):
+        service.poll(state(session))  # early on: the state machine retries
+    clock.now = session.expires_at
+    service.poll(state(session))
+    assert final_of(service, session) == (Status.EXPIRED, ["verification_expired"])
+
+
+def test_one_blip_on_the_last_look_is_retried_and_a_last_second_verdict_counts(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [UNREACHABLE, UNREACHABLE, Observation(Status.APPROVED, "verified")]
+    clock.now = session.expires_at
+    assert service.poll(state(session)).done is True
+    assert final_of(service, session)[0] is Status.APPROVED
+    assert provider.looks == 3
+
+
+def test_an_outage_that_began_inside_the_final_stretch_is_not_an_error(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [UNREACHABLE]
+    clock.now = session.expires_at - timedelta(seconds=10)  # the stretch is the last 30 s here
+    with pytest.raises(ProviderUnavailable):
+        service.poll(state(session))
+    clock.now = session.expires_at
+    service.poll(state(session))
+    assert final_of(service, session) == (Status.EXPIRED, ["verification_expired"])
+    assert provider.looks == 1 + 4  # the last look was tried four times
+
+
+def test_an_outage_through_the_whole_final_stretch_is_an_error(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [UNREACHABLE]
+    clock.now = session.expires_at - timedelta(seconds=31)
+    with pytest.raises(ProviderUnavailable):
+        service.poll(state(session))
+    clock.now = session.expires_at
+    service.poll(state(session))
+    assert final_of(service, session) == (Status.ERROR, ["provider_unreachable"])
+
+
+def test_a_recovered_provider_starts_the_outage_clock_again(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [UNREACHABLE, Observation(Status.PENDING, "pending"), UNREACHABLE]
+    with pytest.raises(ProviderUnavailable):
+        service.poll(state(session))
+    assert service.get_session(CALLER, session.id, None).unreachable_since == clock.now
+    clock.now = session.expires_at - timedelta(seconds=20)
+    service.poll(state(session))
+    assert service.get_session(CALLER, session.id, None).unreachable_since is None
+    clock.now = session.expires_at
+    service.poll(state(session))  # every try of the last look fails, but the outage is 0 s old
+    assert final_of(service, session) == (Status.EXPIRED, ["verification_expired"])
+
+
+@pytest.mark.parametrize("seconds_before", [0, 5, 14])
+def test_the_provider_saying_it_is_over_near_our_deadline_is_expiry(world, seconds_before: int):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [ProviderRejected("provider_token_rejected", "Invalid Token")]
+    clock.now = session.expires_at - timedelta(seconds=seconds_before)  # clock skew
+    service.poll(state(session))
+    assert final_of(service, session) == (Status.EXPIRED, ["verification_expired"])
+
+
+def test_the_provider_saying_it_is_over_long_before_our_deadline_is_an_error(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [ProviderRejected("provider_token_rejected", "Invalid Token")]
+    clock.now = session.expires_at - timedelta(seconds=60)
+    service.poll(state(session))
+    assert final_of(service, session) == (Status.ERROR, ["provider_token_rejected"])
+
+
+@pytest.mark.parametrize("reason", ["provider_auth_failed", "provider_access_denied"])
+def test_a_refusal_that_is_ours_at_the_deadline_is_an_error(world, reason: str):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [ProviderRejected(reason, "no")]
+    clock.now = session.expires_at
+    service.poll(state(session))
+    assert final_of(service, session) == (Status.ERROR, [reason])
+
+
+def test_a_review_that_begins_at_the_last_look_is_followed_on(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [Observation(Status.REVIEW, "needs_manual_review")]
+    clock.now = session.expires_at
+    step = service.poll(state(session))
+    assert step.done is False
+    in_review = service.get_session(CALLER, session.id, None)
+    assert in_review.status is Status.REVIEW
+    assert in_review.expires_at == clock.now + timedelta(hours=1)
+
+
+# ---- PIN tries in parallel ---------------------------------------------------------------------------
+
+
+def awaiting_pin(service: Idgate, provider: FakeProvider, code: str) -> tuple[Session, str]:
+    session, client_secret, _ = service.create_session(
+        CALLER, {"provider": "fake", "email": "u@example.com", "options": {"two_factor": True}}
+    )
+    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, second_factor_code=code)]
+    service.poll(state(session))
+    return session, client_secret
+
+
+def parallel_tries(service: Idgate, session: Session, client_secret: str, pins: list[str]) -> list[Any]:
+    barrier = threading.Barrier(len(pins))
+
+    def attempt(pin: str) -> Any:
+        barrier.wait()
+        try:
+            return service.submit_pin(CALLER, session.id, client_secret, pin)
+        except (ValidationFailed, Conflict) as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(pins)) as pool:
+        return list(pool.map(attempt, pins))
+
+
+def test_the_right_pin_within_the_tries_always_approves_whatever_runs_in_parallel(world):
+    service, provider, outside, _ = world
+    for round_number in range(20):
+        session, client_secret = awaiting_pin(service, provider, "000042")
+        pins = ["999999"] * 4 + ["000042"]  # five tries: the right one is within the limit
+        random.Random(round_number).shuffle(pins)
+        answers = dict(zip(pins, parallel_tries(service, session, client_secret, pins), strict=False))
+        right = answers["000042"]
+        assert isinstance(right, Session), f"round {round_number}: {right!r}"
+        assert right.status is Status.APPROVED
+        assert final_of(service, session)[0] is Status.APPROVED
+    assert len(outside.published) == 20
+
+
+def test_a_right_pin_past_the_tries_is_never_answered_as_a_success_with_a_decline(world):
+    service, provider, outside, _ = world
+    for round_number in range(20):
+        session, client_secret = awaiting_pin(service, provider, "000042")
+        pins = ["999999"] * 5 + ["000042"]  # six tries for five: who is counted first decides
+        random.Random(round_number).shuffle(pins)
+        answers = parallel_tries(service, session, client_secret, pins)
+        right = answers[pins.index("000042")]
+        status = final_of(service, session)[0]
+        if isinstance(right, Session):
+            assert right.status is Status.APPROVED
+            assert status is Status.APPROVED
+        else:
+            assert right.code in ("pin_attempts_exceeded", "session_final")
+            assert status is Status.DECLINED
+    assert len(outside.published) == 20

@@ -392,6 +392,37 @@ def test_pin_attempts_count_only_while_a_pin_is_awaited(subject: Subject):
     assert stored.pin_attempts == 3
 
 
+def test_an_approval_that_counts_a_pin_try_applies_only_within_the_tries(subject: Subject):
+    session = added(subject, status=Status.AWAITING_PIN)
+    assert [subject.store.count_pin_attempt(session.id, max_attempts=3) for _ in range(2)] == [1, 2]
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, pin_try_limit=3)
+    stored = subject.store.get(session.id)
+    assert stored is not None
+    assert (stored.status, stored.pin_attempts) == (Status.APPROVED, 3)
+    assert stored.finalized_at == NOW
+
+
+def test_an_approval_that_counts_a_pin_try_is_refused_when_the_tries_are_used_up(subject: Subject):
+    session = added(subject, status=Status.AWAITING_PIN)
+    assert [subject.store.count_pin_attempt(session.id, max_attempts=2) for _ in range(2)] == [1, 2]
+    before = subject.raw(session.id)
+    assert not subject.store.advance(session.id, Status.APPROVED, now=NOW, pin_try_limit=2)
+    assert subject.raw(session.id) == before
+
+
+def test_an_approval_that_counts_a_pin_try_needs_a_pin_awaited(subject: Subject):
+    for number, status in enumerate((Status.PENDING, Status.REVIEW, Status.DECLINED), start=1):
+        session = added(subject, number=number, status=status)
+        before = subject.raw(session.id)
+        assert not subject.store.advance(session.id, Status.APPROVED, now=NOW, pin_try_limit=5)
+        assert subject.raw(session.id) == before
+    fresh = added(subject, number=9, status=Status.AWAITING_PIN)  # no try counted yet
+    assert subject.store.advance(fresh.id, Status.APPROVED, now=NOW, pin_try_limit=1)
+    assert subject.raw(fresh.id)["pin_attempts"] == 1  # type: ignore[index]
+    with pytest.raises(ValueError, match="pin_attempts"):
+        subject.store.advance(fresh.id, Status.DECLINED, now=NOW, fields={"pin_attempts": 0}, pin_try_limit=1)
+
+
 def test_pin_attempts_stop_when_the_session_is_final_or_unknown(subject: Subject):
     session = added(subject, status=Status.AWAITING_PIN)
     assert subject.store.count_pin_attempt(session.id, max_attempts=5) == 1

@@ -104,6 +104,8 @@ class Session(BaseModel):
     finalized_at: datetime | None = None
     event_published: bool = False
     last_poll_error: str | None = None
+    #: When the provider became unreachable (the first failed look since the last good one).
+    unreachable_since: datetime | None = None
     pin_hash: str | None = None
     pin_deadline: datetime | None = None
     pin_attempts: int = 0

@@ -22,15 +22,19 @@ class Finalizer:
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
 
-    def finalize(self, session: Session, result: Result, *, strict: bool = False) -> bool:
+    def finalize(
+        self, session: Session, result: Result, *, strict: bool = False, pin_try_limit: int | None = None
+    ) -> bool:
         """Writes the final status once. Only the writer that wins publishes the event; a publish that
-        fails is retried by the state machine's next step (strict callers re-raise so it retries now)."""
+        fails is retried by the state machine's next step (strict callers re-raise so it retries now).
+        `pin_try_limit`: the write also counts a PIN try, within that limit (the right PIN's approval)."""
         sessions = self._deps.sessions
         won = sessions.advance(
             session.id,
             result.decision,
             now=self._deps.clock(),
             fields={"result": result.model_dump(mode="json")},
+            pin_try_limit=pin_try_limit,
         )
         if not won:
             logger.info("final status already written; trigger ignored", session_id=session.id)

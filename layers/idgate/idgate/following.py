@@ -4,11 +4,13 @@ what a look at the provider says, from a step or from a webhook."""
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from idgate import deadline
 from idgate.domain import Reason, Result, Session, Status, can_move
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.finalizing import Finalizer, declined
@@ -73,22 +75,24 @@ class Following:
                 return done
             return waiting(_seconds_until(session.pin_deadline, now, fallback=interval))
         if now >= session.expires_at:
-            if not self._last_look(provider, session):
-                self._finalizer.finalize(session, _deadline_result(session), strict=True)
-            return done
+            still_open = self._at_deadline(provider, session, interval)
+            if still_open is None:
+                return done
+            wait = provider.next_wait_seconds(still_open, attempt=attempt, base_interval=interval)
+            return waiting(min(wait, _seconds_until(still_open.expires_at, now, fallback=wait)))
         try:
             observation = provider.observe(session)
         except ProviderUnavailable as exc:
-            logger.warning(
-                "provider unreachable", session_id=session.id, provider=provider.name, reason=exc.reason
-            )
-            self._deps.sessions.update_open(session.id, now=now, fields={"last_poll_error": exc.reason})
+            self._unreachable(session, provider, exc, now)
             raise
         except ProviderRejected as exc:
             logger.warning(
                 "provider refused", session_id=session.id, provider=provider.name, reason=exc.reason
             )
-            self._finalizer.error(session, exc.reason, strict=True)
+            if deadline.over_near_deadline(exc, session, now):
+                self._finalizer.finalize(session, deadline.without_verdict(session), strict=True)
+            else:
+                self._finalizer.error(session, exc.reason, strict=True)
             return done
         current = self.apply(session, observation, strict=True)
         if current.status.is_final:
@@ -114,8 +118,9 @@ class Following:
         target = observation.status
         if not can_move(session.status, target):
             # The same status again, or an older one arriving late: nothing to record but recovery.
-            if session.last_poll_error and not session.status.is_final:
-                deps.sessions.update_open(session.id, now=now, fields={"last_poll_error": None})
+            if (session.last_poll_error or session.unreachable_since) and not session.status.is_final:
+                recovered = {"last_poll_error": None, "unreachable_since": None}
+                deps.sessions.update_open(session.id, now=now, fields=recovered)
             return session
         result = Result(
             decision=target,
@@ -130,7 +135,11 @@ class Following:
             approved = result.model_copy(update={"decision": Status.APPROVED})
             self._second_factor.await_code(session, observation, approved, now)
         else:
-            fields: dict[str, Any] = {"last_poll_error": None, "result": result.model_dump(mode="json")}
+            fields: dict[str, Any] = {
+                "last_poll_error": None,
+                "unreachable_since": None,
+                "result": result.model_dump(mode="json"),
+            }
             limit = deps.providers[session.provider].follow_limit(target)
             if limit is not None:
                 # Past the verification's own expiry, a decision under way is still followed, for a while.
@@ -138,31 +147,50 @@ class Following:
             deps.sessions.advance(session.id, target, now=now, fields=fields)
         return deps.sessions.get(session.id) or session
 
-    def _last_look(self, provider: Provider, session: Session) -> bool:
-        """At the deadline, one more look: a verdict the user gave just before it (its webhook lost)
-        must not be turned into `expired`. True when that look found a final status."""
-        try:
-            observation = provider.observe(session)
-        except ProviderUnavailable as exc:
-            session.last_poll_error = exc.reason
-            return False
-        except ProviderRejected:
-            return False  # e.g. Jekimo's token is no longer valid: nothing more to learn
-        if not observation.status.is_final:
-            return False
-        return self.apply(session, observation, strict=True).status.is_final
-
-
-def _deadline_result(session: Session) -> Result:
-    """What a session becomes when its deadline passes with no verdict."""
-    if session.status in (Status.REVIEW, Status.PROCESSING):
-        provider_status = session.result.provider_status if session.result else None
-        return Result(
-            decision=Status.EXPIRED, provider_status=provider_status, reasons=[Reason.REVIEW_TIMEOUT]
+    def _unreachable(
+        self, session: Session, provider: Provider, exc: ProviderUnavailable, now: datetime
+    ) -> None:
+        """Notes a failed look (the state machine retries the step): when the provider became unreachable
+        decides, at the deadline, between `expired` and `error` (see idgate.deadline)."""
+        logger.warning(
+            "provider unreachable", session_id=session.id, provider=provider.name, reason=exc.reason
         )
-    if session.last_poll_error:
-        return Result(decision=Status.ERROR, reasons=[session.last_poll_error])
-    return Result(decision=Status.EXPIRED, reasons=[Reason.VERIFICATION_EXPIRED])
+        since = session.unreachable_since or now
+        fields = {"last_poll_error": exc.reason, "unreachable_since": since.isoformat()}
+        self._deps.sessions.update_open(session.id, now=now, fields=fields)
+
+    def _at_deadline(self, provider: Provider, session: Session, interval: int) -> Session | None:
+        """The deadline passed: one last look, retried with backoff, so that a verdict the user gave just
+        before it (its webhook lost) counts and a passing fault decides nothing. The session ends as
+        idgate.deadline says, unless the look finds a decision under way that is followed for longer
+        (a review): then that session, still open, is returned."""
+        started = time.monotonic()
+        failure: ProviderUnavailable | None = None
+        for pause in (*deadline.LAST_LOOK_PAUSES, None):
+            try:
+                observation = provider.observe(session)
+            except ProviderUnavailable as exc:
+                failure = exc
+                logger.warning("last look failed", session_id=session.id, reason=exc.reason)
+                if pause is None or time.monotonic() - started + pause > deadline.LAST_LOOK_BUDGET_SECONDS:
+                    break
+                self._deps.sleep(pause)
+                continue
+            except ProviderRejected as exc:
+                logger.info("provider refused the last look", session_id=session.id, reason=exc.reason)
+                self._finalizer.finalize(session, deadline.after_refusal(session, exc), strict=True)
+                return None
+            current = self.apply(session, observation, strict=True)
+            if current.status.is_final:
+                return None
+            if current.expires_at > self._deps.clock():
+                return current  # e.g. a review began at the last moment: followed for its own limit
+            self._finalizer.finalize(current, deadline.without_verdict(current), strict=True)
+            return None
+        assert failure is not None
+        result = deadline.after_unreachable(session, failure.reason, interval)
+        self._finalizer.finalize(session, result, strict=True)
+        return None
 
 
 def _seconds_until(moment: datetime | None, now: datetime, *, fallback: int) -> int:

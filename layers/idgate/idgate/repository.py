@@ -67,9 +67,16 @@ class SessionRepository(Protocol):
         now: datetime,
         fields: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
+        pin_try_limit: int | None = None,
     ) -> bool:
         """Moves the session to `target`, with `fields` set and `remove` removed, if its current status
         may move there (`domain.can_move`). True when written.
+
+        With `pin_try_limit`, the same write also counts a PIN try (`pin_attempts` + 1, a missing count
+        being 0) and applies only if the session is `awaiting_pin` with fewer than `pin_try_limit` tries
+        counted: the right PIN's approval and its count are one atomic write, so parallel wrong tries
+        cannot decline the session between them. `fields` must not hold `pin_attempts` then
+        (ValueError).
 
         False, and nothing changed, when it may not: the session is already there, further on, or final
         (so a second final write is refused), the target is `pending`, or there is no such id. The caller

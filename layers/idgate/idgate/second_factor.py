@@ -67,18 +67,11 @@ class SecondFactor:
         if session.pin_deadline and deps.clock() >= session.pin_deadline:
             self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED))
             raise Conflict("the PIN has expired; start a new verification", code="pin_expired")
+        if session.pin_hash and pin_matches(pin, session.pin_hash):
+            return self._approve(caller, session, client_secret)
         attempts = deps.sessions.count_pin_attempt(session.id, max_attempts=deps.pin_max_attempts)
         if attempts is None:
-            current = readable_session(deps.sessions, caller, session_id, client_secret)
-            raise Conflict(f"the session is already {current.status.value}", code="session_final")
-        if session.pin_hash and pin_matches(pin, session.pin_hash):
-            assert session.result is not None
-            approved = session.result.model_copy(
-                update={"reasons": [*session.result.reasons, Reason.SECOND_FACTOR_VERIFIED.value]}
-            )
-            self._finalizer.finalize(session, approved)
-            logger.info("PIN verified", session_id=session.id)
-            return readable_session(deps.sessions, caller, session_id, client_secret)
+            raise self._too_late(caller, session.id, client_secret)
         remaining = deps.pin_max_attempts - attempts
         logger.info("wrong PIN", session_id=session.id, attempts_remaining=remaining)
         if remaining <= 0:
@@ -89,3 +82,30 @@ class SecondFactor:
                 attempts_remaining=0,
             )
         raise PinIncorrect("wrong PIN", attempts_remaining=remaining)
+
+    def _approve(self, caller: Caller, session: Session, client_secret: str | None) -> Session:
+        """The right PIN: the approval and the count of this try are one conditional write, so it
+        approves whenever it is within the allowed tries, whatever other tries run in parallel."""
+        deps = self._deps
+        assert session.result is not None
+        approved = session.result.model_copy(
+            update={"reasons": [*session.result.reasons, Reason.SECOND_FACTOR_VERIFIED.value]}
+        )
+        if self._finalizer.finalize(session, approved, pin_try_limit=deps.pin_max_attempts):
+            logger.info("PIN verified", session_id=session.id)
+            return readable_session(deps.sessions, caller, session.id, client_secret)
+        current = readable_session(deps.sessions, caller, session.id, client_secret)
+        if current.status is Status.APPROVED:
+            return current  # a parallel try with the right PIN approved it
+        raise self._too_late(caller, session.id, client_secret, current)
+
+    def _too_late(
+        self, caller: Caller, session_id: str, client_secret: str | None, current: Session | None = None
+    ) -> Exception:
+        """Why a try could not count: the session ended meanwhile, or its tries are used up."""
+        current = current or readable_session(self._deps.sessions, caller, session_id, client_secret)
+        if current.status.is_final:
+            return Conflict(f"the session is already {current.status.value}", code="session_final")
+        return PinIncorrect(
+            "no tries left; the session is declined", code="pin_attempts_exceeded", attempts_remaining=0
+        )

@@ -75,6 +75,8 @@ class SessionUpdate:
     values: dict[str, Any]
     removed: list[str]
     allowed: list[Status]
+    #: When set, the write also counts a PIN try and applies only if fewer than this many were counted.
+    pin_try_limit: int | None = None
 
 
 def advance_update(
@@ -84,6 +86,7 @@ def advance_update(
     fields: Mapping[str, Any] | None,
     remove: Iterable[str],
     retention: timedelta,
+    pin_try_limit: int | None = None,
 ) -> SessionUpdate:
     values: dict[str, Any] = {"status": target.value, "updated_at": now.isoformat(), **(fields or {})}
     removed = list(remove)
@@ -94,7 +97,12 @@ def advance_update(
         values["finalized_at"] = now.isoformat()
         values["expires_ttl"] = epoch(now + retention)
         removed += OPEN_ONLY_FIELDS
-    return _update_of(values, removed, allowed=statuses_before(target))
+    update = _update_of(values, removed, allowed=statuses_before(target))
+    if pin_try_limit is None:
+        return update
+    if "pin_attempts" in values:
+        raise ValueError("a write that counts a PIN try cannot also set pin_attempts")
+    return SessionUpdate(update.values, update.removed, [Status.AWAITING_PIN], pin_try_limit)
 
 
 def open_update(*, now: datetime, fields: Mapping[str, Any]) -> SessionUpdate:
@@ -145,10 +153,18 @@ class SessionStore:
         now: datetime,
         fields: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
+        pin_try_limit: int | None = None,
     ) -> bool:
         """Moves the session to `target` if its current status may move there. False when it may not
         (it is already there, further on, or final): the caller lost a race and must change nothing."""
-        update = advance_update(target, now=now, fields=fields, remove=remove, retention=self._retention)
+        update = advance_update(
+            target,
+            now=now,
+            fields=fields,
+            remove=remove,
+            retention=self._retention,
+            pin_try_limit=pin_try_limit,
+        )
         return self._update(session_id, update)
 
     def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:
@@ -220,6 +236,9 @@ class SessionStore:
             names[f"#f{index}"] = name
             expression_values[f":v{index}"] = value
             assignments.append(f"#f{index} = :v{index}")
+        if update.pin_try_limit is not None:
+            assignments.append("pin_attempts = if_not_exists(pin_attempts, :zero) + :one")
+            expression_values.update({":zero": 0, ":one": 1, ":pin_limit": update.pin_try_limit})
         expression = "SET " + ", ".join(assignments)
         if update.removed:
             for index, name in enumerate(update.removed):
@@ -232,6 +251,8 @@ class SessionStore:
             expression_values[f":s{index}"] = status.value
             placeholders.append(f":s{index}")
         condition = f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
+        if update.pin_try_limit is not None:
+            condition += " AND (attribute_not_exists(pin_attempts) OR pin_attempts < :pin_limit)"
         try:
             self._table.update_item(
                 Key={"pk": session_id},
