@@ -29,6 +29,7 @@ STATE_MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
 EMAIL_IDENTITY_TYPE = "AWS::SES::EmailIdentity"
 ROLE_TYPE = "AWS::IAM::Role"
 KMS_KEY_TYPE = "AWS::KMS::Key"
+EVENT_SOURCE_MAPPING_TYPE = "AWS::Lambda::EventSourceMapping"
 
 _SHORT_TAGS = (
     "Ref", "Condition", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
@@ -201,6 +202,10 @@ class Resolver:
     def get_att(self, logical_id: str, attribute: str) -> str:
         if attribute == "Arn":
             return self.arn(logical_id)
+        if attribute == "StreamArn" and self.resource_type(logical_id) == TABLE_TYPE:
+            # Known once the table exists (it names the stream's creation time).
+            known = self.refs.get(f"{logical_id}.StreamArn")
+            return known or f"{self.arn(logical_id)}/stream/local"
         if attribute == "Name":
             return self.physical_name(logical_id)
         raise ValueError(f"no local value for {logical_id}.{attribute}")

@@ -42,6 +42,7 @@ class Provisioned:
     state_machines: dict[str, str] = field(default_factory=dict)
     email_identities: dict[str, str] = field(default_factory=dict)
     kms_keys: dict[str, str] = field(default_factory=dict)
+    streams: dict[str, str] = field(default_factory=dict)  # a table's stream ARN, by the table's id
 
     @property
     def refs(self) -> dict[str, str]:
@@ -51,6 +52,7 @@ class Provisioned:
             **self.state_machines,
             **self.email_identities,
             **self.kms_keys,
+            **{f"{lid}.StreamArn": arn for lid, arn in self.streams.items()},
         }
 
 
@@ -120,6 +122,9 @@ def provision(
         if pitr:
             dynamodb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification=pitr)
         done.tables[lid] = table.name
+        stream = dynamodb.describe_table(TableName=table.name)["Table"].get("LatestStreamArn")
+        if stream:
+            done.streams[lid] = stream
 
     for lid, secret in template.secrets(resolver).items():
         value = (secret_values or {}).get(lid, secret.secret_string) or generated_secret(

@@ -28,6 +28,7 @@ from devstack.provision import Provisioned, provision
 from devstack.sandboxes import SANDBOXES
 from devstack.sandboxes.base import Sandbox
 from devstack.server import BackgroundServer
+from devstack.streams import StreamPoller
 from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT, Resolver, Template, load_template
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class LocalStack:
         self._servers: list[BackgroundServer] = []
         self._mail: MailPrinter | None = None
         self._previous_env: dict[str, str | None] = {}
+        self.pollers: list[StreamPoller] = []  # the tables' change streams, delivered to their functions
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -147,6 +149,9 @@ class LocalStack:
         self._previous_env = apply_environment(env)
         self.lambdas.load_all()  # import errors show now, not on the first request
         self._register_dev_keys()
+        streams = self.aws.client("dynamodbstreams")
+        for source in self.template.stream_sources(self.resolver).values():
+            self.pollers.append(StreamPoller(source, streams, self.lambdas.invoke).start())
 
         self.gateway = Gateway(self.template.http_api(self.resolver), self.lambdas.invoke, o.web_root)
         api = BackgroundServer(self.gateway, o.host, o.port)
@@ -217,6 +222,9 @@ class LocalStack:
         if self._mail is not None:
             self._mail.stop()
             self._mail = None
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers.clear()
         for server in reversed(self._servers):
             server.stop()
         self._servers.clear()

@@ -19,6 +19,7 @@ import yaml
 
 from devstack.cfn import (
     EMAIL_IDENTITY_TYPE,
+    EVENT_SOURCE_MAPPING_TYPE,
     FUNCTION_TYPE,
     KMS_KEY_TYPE,
     LAYER_TYPE,
@@ -138,6 +139,19 @@ class StateMachine:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """An event source mapping from a DynamoDB stream to a function (SAM's `Type: DynamoDB` event)."""
+
+    logical_id: str
+    function: str  # logical id
+    stream_arn: str
+    starting_position: str  # TRIM_HORIZON or LATEST
+    batch_size: int
+    batching_window_seconds: int
+    reports_item_failures: bool
+
+
+@dataclass(frozen=True)
 class KmsKey:
     logical_id: str
     description: str
@@ -252,6 +266,25 @@ class Template:
                 props.get("SecretString"),
                 props.get("Description"),
                 props.get("GenerateSecretString"),
+            )
+        return result
+
+    def stream_sources(self, resolver: Resolver | None = None) -> dict[str, StreamSource]:
+        r = resolver or self.resolver()
+        result = {}
+        for lid in r.logical_ids(EVENT_SOURCE_MAPPING_TYPE):
+            props = r.resolve(r.properties(lid))
+            arn = str(props.get("EventSourceArn", ""))
+            if ":dynamodb:" not in arn or "/stream/" not in arn:
+                raise ValueError(f"{lid}: only DynamoDB stream sources are emulated")
+            result[lid] = StreamSource(
+                logical_id=lid,
+                function=r.function_for(props["FunctionName"]),
+                stream_arn=arn,
+                starting_position=str(props.get("StartingPosition", "LATEST")),
+                batch_size=int(props.get("BatchSize", 100)),
+                batching_window_seconds=int(props.get("MaximumBatchingWindowInSeconds", 0)),
+                reports_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             )
         return result
 

@@ -15,6 +15,8 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 SAMPLE_SESSION = "662f5f9c9c18e30012c2f021"
 #: The FACEKI record the sample webhook event names.
 SAMPLE_FACEKI_RECORD = "6650a1b2c3d4e5f6a7b8c9d0"
+#: The session the sample stream event names.
+SAMPLE_FINAL = "ses_replace0with0a0final0session"
 
 
 def load(name: str) -> dict:
@@ -23,7 +25,14 @@ def load(name: str) -> dict:
 
 def test_there_is_a_sample_event_for_every_function():
     functions = set(load_template().functions())
-    covered = {"ApiFunction", "AuthorizerFunction", "PollFunction", "KeysFunction", "WebhookFunction"}
+    covered = {
+        "ApiFunction",
+        "AuthorizerFunction",
+        "PollFunction",
+        "KeysFunction",
+        "WebhookFunction",
+        "PublisherFunction",
+    }
     assert functions == covered
     assert {path.name for path in EVENTS.glob("*.json")} >= {
         "api-create-session.json",
@@ -35,6 +44,7 @@ def test_there_is_a_sample_event_for_every_function():
         "webhook-datakeen-dashboard.json",
         "webhook-datakeen-back-office.json",
         "webhook-faceki.json",
+        "publisher-stream.json",
     }
 
 
@@ -119,3 +129,18 @@ def test_the_faceki_webhook_event_drives_the_real_handler(integration: Integrati
     answer = integration.stack.lambdas.invoke("WebhookFunction", event)
     assert answer["statusCode"] == 200, answer
     assert integration.session(created["id"])["status"] == "approved"
+
+
+def test_the_stream_event_publishes_a_final_sessions_event_once(integration: Integration):
+    created = integration.create({"provider": "faceki"})
+    act(created["verification_url"], {"outcome": "accepted"})
+    integration.wait_for(created["id"], "approved")
+    event = json.loads((EVENTS / "publisher-stream.json").read_text().replace(SAMPLE_FINAL, created["id"]))
+    answer = integration.stack.lambdas.invoke("PublisherFunction", event)
+    assert answer == {"batchItemFailures": []}
+    assert len(integration.final_events(created["id"])) == 1  # the stream had published it already
+
+
+def test_the_stream_event_as_shipped_names_no_session_and_publishes_nothing(integration: Integration):
+    answer = integration.stack.lambdas.invoke("PublisherFunction", load("publisher-stream.json"))
+    assert answer == {"batchItemFailures": []}

@@ -140,6 +140,7 @@ def test_an_idle_session_expires_at_its_deadline_after_one_last_look(world):
         ["verification_expired"],
     )
     assert provider.looks == 1
+    service.publish_final(session.id)
     assert len(outside.published) == 1
 
 
@@ -181,19 +182,38 @@ def test_a_review_that_outlives_its_follow_limit_ends_as_a_review_timeout(world)
     assert final.result.reasons == ["review_timeout"]
 
 
-def test_publishing_is_retried_and_a_lasting_failure_is_left_to_the_next_step(world):
+def test_a_final_status_is_published_from_the_stream_never_by_its_writer(world):
     service, provider, outside, _ = world
     session = new_session(service)
     provider.answers = [Observation(Status.APPROVED, "verified")]
+    assert service.poll(state(session)).done is True
+    assert outside.published == []  # the writer's path publishes nothing
+    assert service.publish_final(session.id) is True  # the stream record of that write
+    assert [published.id for published in outside.published] == [session.id]
+    assert service.publish_final(session.id) is True  # a duplicate record: nothing more
+    assert len(outside.published) == 1
+
+
+def test_a_failed_publish_is_retried_by_the_stream_and_published_once(world):
+    service, provider, outside, _ = world
+    session = new_session(service)
+    provider.answers = [Observation(Status.APPROVED, "verified")]
+    service.poll(state(session))
     outside.publish_failures = 5
     with pytest.raises(RuntimeError):
-        service.poll(state(session))  # three tries, then the state machine retries the step
+        service.publish_final(session.id)  # three tries, then the record fails and is retried
     assert outside.publish_failures == 2
     assert outside.published == []
-    assert service.poll(state(session)).done is True  # the next step publishes
+    assert service.publish_final(session.id) is True  # the stream's retry
     assert [published.id for published in outside.published] == [session.id]
-    service.poll(state(session))
-    assert len(outside.published) == 1
+
+
+def test_nothing_is_published_for_an_open_or_unknown_session(world):
+    service, _, outside, _ = world
+    session = new_session(service)
+    assert service.publish_final(session.id) is False
+    assert service.publish_final("ses_unknown0000000000000") is False
+    assert outside.published == []
 
 
 def test_the_follow_up_continues_in_a_new_execution_after_its_checks(world):
@@ -404,6 +424,7 @@ def test_the_right_pin_within_the_tries_always_approves_whatever_runs_in_paralle
         assert isinstance(right, Session), f"round {round_number}: {right!r}"
         assert right.status is Status.APPROVED
         assert final_of(service, session)[0] is Status.APPROVED
+        service.publish_final(session.id)
     assert len(outside.published) == 20
 
 
@@ -422,4 +443,5 @@ def test_a_right_pin_past_the_tries_is_never_answered_as_a_success_with_a_declin
         else:
             assert right.code in ("pin_attempts_exceeded", "session_final")
             assert status is Status.DECLINED
+        service.publish_final(session.id)
     assert len(outside.published) == 20

@@ -1,4 +1,8 @@
-"""Writing a final status once, and announcing it once (the final-status event)."""
+"""Writing a final status once, and announcing it once (the final-status event).
+
+A final status is written by whichever trigger wins (a poll step, a webhook, a PIN); its event is
+published from the table's change stream (functions/publisher), never from the writer's path, so no
+final status can miss its event whatever wrote it, and a publish that fails is retried by the stream."""
 
 from __future__ import annotations
 
@@ -22,12 +26,10 @@ class Finalizer:
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
 
-    def finalize(
-        self, session: Session, result: Result, *, strict: bool = False, pin_try_limit: int | None = None
-    ) -> bool:
-        """Writes the final status once. Only the writer that wins publishes the event; a publish that
-        fails is retried by the state machine's next step (strict callers re-raise so it retries now).
-        `pin_try_limit`: the write also counts a PIN try, within that limit (the right PIN's approval)."""
+    def finalize(self, session: Session, result: Result, *, pin_try_limit: int | None = None) -> bool:
+        """Writes the final status once; False when another trigger already did. Its event follows from
+        the change stream (`ensure_event`). `pin_try_limit`: the write also counts a PIN try, within that
+        limit (the right PIN's approval)."""
         sessions = self._deps.sessions
         won = sessions.advance(
             session.id,
@@ -42,18 +44,12 @@ class Finalizer:
         logger.info(
             "session finalized", session_id=session.id, status=result.decision.value, reasons=result.reasons
         )
-        final = sessions.get(session.id)
-        if final is not None:
-            try:
-                self.ensure_event(final)
-            except Exception:
-                logger.exception("final-status event not published yet", session_id=session.id)
-                if strict:
-                    raise
         return True
 
     def ensure_event(self, session: Session) -> None:
-        """Publishes the final-status event unless it was published or another trigger is publishing it."""
+        """Publishes the final-status event unless it was published or another publisher is at it (a
+        claim taken by a conditional write). Raises when publishing fails, after a few tries, with the
+        claim released: the stream then retries the record."""
         if session.event_published:
             return
         sessions = self._deps.sessions
@@ -71,8 +67,8 @@ class Finalizer:
                 self._deps.sleep(pause)
         sessions.mark_event_published(session.id)
 
-    def error(self, session: Session, reason: str, *, strict: bool = False) -> bool:
-        return self.finalize(session, Result(decision=Status.ERROR, reasons=[reason]), strict=strict)
+    def error(self, session: Session, reason: str) -> bool:
+        return self.finalize(session, Result(decision=Status.ERROR, reasons=[reason]))
 
 
 def declined(session: Session, reason: Reason) -> Result:

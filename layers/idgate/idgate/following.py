@@ -58,7 +58,6 @@ class Following:
             logger.warning("poll for an unknown session", session_id=state.session_id)
             return done
         if session.status.is_final:
-            self._finalizer.ensure_event(session)
             return done
         provider = self._deps.providers[session.provider]
         now = self._deps.clock()
@@ -71,7 +70,7 @@ class Following:
 
         if session.status is Status.AWAITING_PIN:
             if session.pin_deadline and now >= session.pin_deadline:
-                self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED), strict=True)
+                self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED))
                 return done
             return waiting(_seconds_until(session.pin_deadline, now, fallback=interval))
         if now >= session.expires_at:
@@ -90,11 +89,11 @@ class Following:
                 "provider refused", session_id=session.id, provider=provider.name, reason=exc.reason
             )
             if deadline.over_near_deadline(exc, session, now):
-                self._finalizer.finalize(session, deadline.without_verdict(session), strict=True)
+                self._finalizer.finalize(session, deadline.without_verdict(session))
             else:
-                self._finalizer.error(session, exc.reason, strict=True)
+                self._finalizer.error(session, exc.reason)
             return done
-        current = self.apply(session, observation, strict=True)
+        current = self.apply(session, observation)
         if current.status.is_final:
             return done
         if current.status is Status.AWAITING_PIN:
@@ -107,11 +106,9 @@ class Following:
         session = self._deps.sessions.get(session_id)
         if session is not None and not session.status.is_final:
             logger.error("following the session failed", session_id=session.id)
-            self._finalizer.error(session, Reason.INTERNAL_ERROR, strict=True)
-        elif session is not None:
-            self._finalizer.ensure_event(session)
+            self._finalizer.error(session, Reason.INTERNAL_ERROR)
 
-    def apply(self, session: Session, observation: Observation, *, strict: bool = False) -> Session:
+    def apply(self, session: Session, observation: Observation) -> Session:
         """Records what the provider says, if it moves the session forward; otherwise changes nothing."""
         deps = self._deps
         now = deps.clock()
@@ -130,7 +127,7 @@ class Following:
             data=observation.data,
         )
         if target.is_final:
-            self._finalizer.finalize(session, result, strict=strict)
+            self._finalizer.finalize(session, result)
         elif target is Status.AWAITING_PIN:
             approved = result.model_copy(update={"decision": Status.APPROVED})
             self._second_factor.await_code(session, observation, approved, now)
@@ -178,18 +175,18 @@ class Following:
                 continue
             except ProviderRejected as exc:
                 logger.info("provider refused the last look", session_id=session.id, reason=exc.reason)
-                self._finalizer.finalize(session, deadline.after_refusal(session, exc), strict=True)
+                self._finalizer.finalize(session, deadline.after_refusal(session, exc))
                 return None
-            current = self.apply(session, observation, strict=True)
+            current = self.apply(session, observation)
             if current.status.is_final:
                 return None
             if current.expires_at > self._deps.clock():
                 return current  # e.g. a review began at the last moment: followed for its own limit
-            self._finalizer.finalize(current, deadline.without_verdict(current), strict=True)
+            self._finalizer.finalize(current, deadline.without_verdict(current))
             return None
         assert failure is not None
         result = deadline.after_unreachable(session, failure.reason, interval)
-        self._finalizer.finalize(session, result, strict=True)
+        self._finalizer.finalize(session, result)
         return None
 
 

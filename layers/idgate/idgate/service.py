@@ -70,5 +70,16 @@ class Idgate:
     def abort(self, session_id: str) -> None:
         self.following.abort(session_id)
 
-    def apply(self, session: Session, observation: Observation, *, strict: bool = False) -> Session:
-        return self.following.apply(session, observation, strict=strict)
+    def apply(self, session: Session, observation: Observation) -> Session:
+        return self.following.apply(session, observation)
+
+    # ---- announcing final statuses (the table's change stream) --------------------------------
+
+    def publish_final(self, session_id: str) -> bool:
+        """Publishes the session's final-status event once; False when the session is not final (or
+        unknown) and there is nothing to publish. Raises when publishing fails (the stream retries)."""
+        session = self.deps.sessions.get(session_id)
+        if session is None or not session.status.is_final:
+            return False
+        self.finalizer.ensure_event(session)
+        return True

@@ -1,0 +1,43 @@
+"""Publishes final-status events from the sessions table's change stream (DynamoDB Streams).
+
+Whatever wrote a final status (a poll step, a webhook, a PIN), its stream record reaches this function,
+which publishes the session's event once (a claim on the session dedupes concurrent publishers). A
+record whose publish fails is reported as a batch item failure, so Lambda retries it, and the records
+after it in its shard, until EventBridge takes it: no final status can miss its event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from idgate.session_access import SESSION_ID
+from idgate.wiring import default_service
+
+logger = Logger(service="idgate")
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def announce(record: DynamoDBRecord) -> None:
+    image = record.dynamodb.new_image if record.dynamodb else None
+    session_id = image.get("pk") if image else None
+    # Only a session's writes after its final status, before its event is out, can need an event: the
+    # table also holds other items (shared provider tokens), and most writes are of open sessions.
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        return
+    if "finalized_at" not in image or image.get("event_published") is True:
+        return
+    logger.append_keys(session_id=session_id)
+    if default_service().publish_final(session_id):
+        logger.debug("final-status event ensured")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=announce, processor=processor, context=context
+    )
