@@ -35,7 +35,10 @@ def health() -> Response[str]:
 @app.post("/v1/sessions")
 def create_session() -> Response[str]:
     session, client_secret, qr_code = default_service().create_session(
-        request_caller(app), request_json(app), api_base_url=api_base_url(app, get_settings().public_api_url)
+        request_caller(app),
+        request_json(app),
+        api_base_url=api_base_url(app, get_settings().public_api_url),
+        idempotency_key=app.current_event.headers.get("idempotency-key"),
     )
     return json_response(201, created_view(session, client_secret=client_secret, qr_code=qr_code))
 

@@ -30,7 +30,7 @@ from idgate.domain import Session, Status
 from idgate.store import SessionUpdate, advance_update, open_update, session_from_item, session_item
 
 KEY = "pk"
-INDEX_KEYS = ("provider", "provider_ref")
+INDEX_KEYS = ("provider", "provider_ref", "open_client")
 DEFAULT_RETENTION = timedelta(days=30)
 
 #: An item in DynamoDB's typed form: attribute name → {"S": ...} / {"N": ...} / {"BOOL": ...} / ...
@@ -154,6 +154,13 @@ class InMemorySessionStore:
 
     def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:
         return self._update(session_id, open_update(now=now, fields=fields))
+
+    def count_open(self, client_id: str, *, limit: int) -> int:
+        _check_key(client_id, "open_client", "Query")
+        wanted = {"S": client_id}
+        with self._lock:
+            found = sum(1 for item in self._items.values() if item.get("open_client") == wanted)
+        return min(found, limit)
 
     def count_pin_attempt(self, session_id: str, *, max_attempts: int) -> int | None:
         limit = _serializer.serialize(max_attempts)

@@ -4,6 +4,7 @@ tests move. No moto: these run in milliseconds."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,11 +17,19 @@ from pydantic import BaseModel
 
 from idgate.api import Caller
 from idgate.domain import Session, Status
-from idgate.errors import Conflict, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.errors import (
+    Conflict,
+    ProviderFailed,
+    ProviderRejected,
+    ProviderUnavailable,
+    TooManyRequests,
+    ValidationFailed,
+)
 from idgate.follow_state import FollowState
 from idgate.ports import Dependencies
 from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
 from idgate.service import Idgate
+from tests.support.memory_idempotency import InMemoryIdempotencyKeys
 from tests.support.memory_store import fresh_session_store
 
 CALLER = Caller(kind="secret", client_id="shop")
@@ -445,3 +454,98 @@ def test_a_right_pin_past_the_tries_is_never_answered_as_a_success_with_a_declin
             assert status is Status.DECLINED
         service.publish_final(session.id)
     assert len(outside.published) == 20
+
+
+# ---- creating sessions safely: Idempotency-Key and the open-session limit ---------------------------------
+
+
+@pytest.fixture
+def guarded(world):
+    service, provider, outside, clock = world
+    deps = dataclasses.replace(service.deps, idempotency=InMemoryIdempotencyKeys(), max_open_sessions=3)
+    return Idgate(deps), provider, outside, clock
+
+
+def test_the_same_key_and_body_answer_the_same_session_once_created(guarded):
+    service, _, _, _ = guarded
+    body = {"provider": "fake", "reference": "order-7"}
+    first = service.create_session(CALLER, body, idempotency_key="order-7-try")
+    reordered = {"reference": "order-7", "provider": "fake"}
+    again = service.create_session(CALLER, reordered, idempotency_key="order-7-try")
+    assert again[0].id == first[0].id
+    assert again[1] == first[1]  # the client secret, shown again
+    assert again[0].status is Status.PENDING
+    other = service.create_session(CALLER, body, idempotency_key="another-key")
+    assert other[0].id != first[0].id
+
+
+def test_the_same_key_with_another_body_is_a_409(guarded):
+    service, _, _, _ = guarded
+    service.create_session(CALLER, {"provider": "fake"}, idempotency_key="k1")
+    with pytest.raises(Conflict) as raised:
+        service.create_session(CALLER, {"provider": "fake", "reference": "x"}, idempotency_key="k1")
+    assert raised.value.code == "idempotency_key_reused"
+
+
+def test_a_failed_creation_frees_its_key(guarded):
+    service, provider, _, _ = guarded
+    provider_start = provider.start
+
+    def down(request: StartRequest) -> NewVerification:
+        raise ProviderUnavailable("provider_unreachable", "down")
+
+    provider.start = down  # type: ignore[method-assign]
+    with pytest.raises(ProviderFailed):
+        service.create_session(CALLER, {"provider": "fake"}, idempotency_key="k1")
+    provider.start = provider_start  # type: ignore[method-assign]
+    session, _, _ = service.create_session(CALLER, {"provider": "fake"}, idempotency_key="k1")
+    assert session.status is Status.PENDING
+
+
+def test_a_key_whose_session_is_final_answers_409_with_the_session(guarded):
+    service, provider, _, _ = guarded
+    session, _, _ = service.create_session(CALLER, {"provider": "fake"}, idempotency_key="k1")
+    provider.answers = [Observation(Status.APPROVED, "verified")]
+    service.poll(state(session))
+    with pytest.raises(Conflict) as raised:
+        service.create_session(CALLER, {"provider": "fake"}, idempotency_key="k1")
+    assert (raised.value.code, raised.value.details["session_id"]) == ("session_final", session.id)
+
+
+@pytest.mark.parametrize("key", ["", " spaced key", "é", "x" * 256])
+def test_a_malformed_key_is_a_422(guarded, key: str):
+    service, _, _, _ = guarded
+    with pytest.raises(ValidationFailed) as raised:
+        service.create_session(CALLER, {"provider": "fake"}, idempotency_key=key)
+    assert raised.value.code == "invalid_idempotency_key"
+
+
+def test_concurrent_requests_with_one_key_create_one_session(guarded):
+    service, _, _, _ = guarded
+    barrier = threading.Barrier(8)
+
+    def create(_: int) -> Any:
+        barrier.wait()
+        try:
+            return service.create_session(CALLER, {"provider": "fake"}, idempotency_key="burst")[0].id
+        except Conflict as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(create, range(8)))
+    created = {answer for answer in answers if answer.startswith("ses_")}
+    assert len(created) == 1
+    assert set(answers) - created <= {"idempotency_key_in_use"}
+
+
+def test_a_client_may_not_hold_more_open_sessions_than_the_limit(guarded):
+    service, provider, _, _ = guarded
+    sessions = [service.create_session(CALLER, {"provider": "fake"})[0] for _ in range(3)]
+    with pytest.raises(TooManyRequests) as raised:
+        service.create_session(CALLER, {"provider": "fake"})
+    assert (raised.value.status, raised.value.code) == (429, "too_many_open_sessions")
+    other_client = Caller(kind="publishable", client_id="another-shop")
+    assert service.create_session(other_client, {"provider": "fake"})[0].status is Status.PENDING
+    provider.answers = [Observation(Status.DECLINED, "KO")]
+    service.poll(state(sessions[0]))  # a final session frees its place
+    assert service.create_session(CALLER, {"provider": "fake"})[0].status is Status.PENDING

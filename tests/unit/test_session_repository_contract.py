@@ -378,6 +378,29 @@ def test_update_open_is_refused_on_a_final_or_unknown_session(subject: Subject):
     assert subject.store.get("ses_contract999999999999") is None
 
 
+# ---- open sessions by client ----------------------------------------------------------------------
+
+
+def test_open_sessions_are_counted_by_client_up_to_the_limit(subject: Subject):
+    for number in range(1, 5):
+        added(subject, number=number)
+    added(subject, number=5, client_id="another-shop")
+    assert subject.store.count_open("shop", limit=10) == 4
+    assert subject.store.count_open("shop", limit=2) == 2
+    assert subject.store.count_open("another-shop", limit=10) == 1
+    assert subject.store.count_open("nobody", limit=10) == 0
+
+
+def test_a_final_session_is_no_longer_counted_as_open(subject: Subject):
+    session = added(subject)
+    added(subject, number=2, status=Status.REVIEW)
+    assert subject.store.advance(session.id, Status.EXPIRED, now=NOW)
+    assert subject.store.count_open("shop", limit=10) == 1
+    assert "open_client" not in item_of(subject, session.id)
+    added(subject, number=3, status=Status.APPROVED)  # stored final: never open
+    assert subject.store.count_open("shop", limit=10) == 1
+
+
 # ---- PIN attempts ----------------------------------------------------------------------------
 
 

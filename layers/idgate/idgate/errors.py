@@ -44,6 +44,10 @@ class Conflict(IdgateError):
     status, code = 409, "conflict"
 
 
+class TooManyRequests(IdgateError):
+    status, code = 429, "too_many_requests"
+
+
 class PayloadTooLarge(IdgateError):
     status, code = 413, "payload_too_large"
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from idgate.domain import Session
 from idgate.follow_state import FollowState
+from idgate.idempotency import IdempotencyKeys
 from idgate.providers.base import Provider
 from idgate.repository import SessionRepository
 
@@ -52,5 +53,9 @@ class Dependencies:
     #: The same providers with the short time-outs a webhook answer needs (default: `providers`).
     webhook_providers: Mapping[str, Provider] | None = None
     allow_unredacted_images: bool = False
+    #: The keys of `Idempotency-Key`; None: the header is refused (the deployment keeps none).
+    idempotency: IdempotencyKeys | None = None
+    #: How many open sessions a client may have at once (None: no limit).
+    max_open_sessions: int | None = None
     clock: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep

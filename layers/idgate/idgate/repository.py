@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from idgate.domain import Session, Status
 
-#: What only an open session needs: personal data or a secret (Jekimo's login URL holds its token). A
-#: final status removes them.
-OPEN_ONLY_FIELDS = ("email", "provider_token", "verification_url", "pin_hash", "pin_deadline")
+#: What only an open session needs: personal data or a secret (Jekimo's login URL holds its token), and
+#: `open_client`, the key of the index of a client's open sessions. A final status removes them.
+OPEN_ONLY_FIELDS = ("email", "provider_token", "verification_url", "pin_hash", "pin_deadline", "open_client")
 
 
 class SessionRepository(Protocol):
@@ -94,6 +94,12 @@ class SessionRepository(Protocol):
         """Book-keeping on a session that is not final: sets `updated_at` (now) and then `fields`. True
         when written; False, and nothing changed, when the session is final or there is no such id.
         Does not touch `expires_ttl`, even when `fields` holds `expires_at`."""
+        ...
+
+    def count_open(self, client_id: str, *, limit: int) -> int:
+        """How many of the client's sessions are open (not final), counting at most `limit`. A stored
+        session carries `open_client` (its client id) until its final status. On DynamoDB the index
+        behind it is eventually consistent: sessions added a moment ago may not be counted yet."""
         ...
 
     def count_pin_attempt(self, session_id: str, *, max_attempts: int) -> int | None:

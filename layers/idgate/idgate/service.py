@@ -35,9 +35,14 @@ class Idgate:
     # ---- the API -----------------------------------------------------------------------------
 
     def create_session(
-        self, caller: Caller, body: Mapping[str, Any], *, api_base_url: str = ""
+        self,
+        caller: Caller,
+        body: Mapping[str, Any],
+        *,
+        api_base_url: str = "",
+        idempotency_key: str | None = None,
     ) -> tuple[Session, str, str]:
-        return self.sessions.create(caller, body, api_base_url=api_base_url)
+        return self.sessions.create(caller, body, api_base_url=api_base_url, idempotency_key=idempotency_key)
 
     def get_session(self, caller: Caller, session_id: str, client_secret: str | None) -> Session:
         return self.sessions.get(caller, session_id, client_secret)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,16 +13,19 @@ from pydantic import ValidationError
 from idgate.api import Caller, CreateSessionRequest
 from idgate.domain import Reason, Session, Status
 from idgate.errors import (
+    Conflict,
     Forbidden,
     NotFound,
     ProviderFailed,
     ProviderRejected,
     ProviderUnavailable,
     ServiceUnavailable,
+    TooManyRequests,
     ValidationFailed,
 )
 from idgate.finalizing import Finalizer
 from idgate.following import Following
+from idgate.idempotency import Earlier, IdempotencyKeys
 from idgate.ports import Dependencies
 from idgate.providers.base import Image, ImageProvider, ResourceProvider, SecondFactorProvider, StartRequest
 from idgate.qr import qr_data_uri
@@ -42,9 +47,15 @@ class Sessions:
         self._webhooks = webhooks
 
     def create(
-        self, caller: Caller, body: Mapping[str, Any], *, api_base_url: str = ""
+        self,
+        caller: Caller,
+        body: Mapping[str, Any],
+        *,
+        api_base_url: str = "",
+        idempotency_key: str | None = None,
     ) -> tuple[Session, str, str]:
-        """Starts a verification. Returns the session, its client secret (shown once) and a QR code."""
+        """Starts a verification. Returns the session, its client secret (shown once) and a QR code.
+        With an idempotency key, a retry of the same request answers what the first one did."""
         deps = self._deps
         if caller.kind == "client_secret" or not caller.client_id:
             raise Forbidden("creating a session needs an API key", code="api_key_required")
@@ -52,6 +63,38 @@ class Sessions:
             request = CreateSessionRequest.model_validate(body)
         except ValidationError as exc:
             raise validation_failed(exc) from exc
+        if idempotency_key is None:
+            return self._create(caller, request, api_base_url)
+        keys = _idempotency(deps, idempotency_key)
+        client_id = caller.client_id
+        earlier = keys.claim(client_id, idempotency_key, _fingerprint(body), now=deps.clock())
+        if earlier is not None:
+            return self._replay(earlier)
+        try:
+            session, client_secret, qr_code = self._create(caller, request, api_base_url)
+        except BaseException:
+            keys.release(client_id, idempotency_key)
+            raise
+        keys.complete(client_id, idempotency_key, Earlier(session.id, client_secret), now=deps.clock())
+        return session, client_secret, qr_code
+
+    def _replay(self, earlier: Earlier) -> tuple[Session, str, str]:
+        """The first request's answer, while its session is open; its link is gone once it is final."""
+        session = self._deps.sessions.get(earlier.session_id)
+        if session is None or session.status.is_final or not session.verification_url:
+            raise Conflict(
+                "the session this Idempotency-Key created is already final; read it by its id",
+                code="session_final",
+                session_id=earlier.session_id,
+            )
+        as_created = session.model_copy(update={"status": Status.PENDING})
+        return as_created, earlier.client_secret, qr_data_uri(session.verification_url)
+
+    def _create(
+        self, caller: Caller, request: CreateSessionRequest, api_base_url: str
+    ) -> tuple[Session, str, str]:
+        deps = self._deps
+        assert caller.client_id is not None
         provider = deps.providers.get(request.provider)
         if provider is None:
             raise ValidationFailed(
@@ -59,6 +102,12 @@ class Sessions:
                 code="unknown_provider",
             )
         options = provider.parse_options(request.options, email=request.email)
+        limit = deps.max_open_sessions
+        if limit is not None and deps.sessions.count_open(caller.client_id, limit=limit) >= limit:
+            raise TooManyRequests(
+                f"this client already has {limit} open sessions; wait for some to end",
+                code="too_many_open_sessions",
+            )
         session_id = new_id("ses")
         webhook_url = self._webhooks.url_for(provider.name, api_base_url) if api_base_url else None
         start = StartRequest(session_id, request.reference, options, webhook_url)
@@ -160,3 +209,22 @@ class Sessions:
             raise ProviderFailed(
                 f"{provider.name} could not be reached", code="provider_unavailable"
             ) from exc
+
+
+#: An Idempotency-Key: 1 to 255 printable ASCII characters (as Stripe and the IETF draft allow).
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _idempotency(deps: Dependencies, key: str) -> IdempotencyKeys:
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters", code="invalid_idempotency_key"
+        )
+    if deps.idempotency is None:
+        raise ValidationFailed("this deployment keeps no idempotency keys", code="invalid_idempotency_key")
+    return deps.idempotency
+
+
+def _fingerprint(body: Mapping[str, Any]) -> str:
+    """The request, whatever its keys' order or spacing: the same key with another body is refused."""
+    return sha256_hex(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))

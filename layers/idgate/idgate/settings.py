@@ -45,6 +45,8 @@ class Settings(BaseModel):
     #: The API's public base URL (a custom domain); empty: taken from the request (the execute-api host).
     public_api_url: str = Field(default="", alias="PUBLIC_API_URL")
     review_follow_hours: int = Field(default=168, ge=1, alias="REVIEW_FOLLOW_HOURS")
+    #: How many open sessions one client may have at once; 0: no limit.
+    max_open_sessions_per_client: int = Field(default=0, ge=0, alias="MAX_OPEN_SESSIONS_PER_CLIENT")
     #: The environment's other variables, for the providers' own settings (never shown: see `repr`).
     other_variables: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 

@@ -21,6 +21,7 @@ from idgate.domain import FINAL_STATUSES, Session, Status, statuses_before
 from idgate.repository import OPEN_ONLY_FIELDS
 
 PROVIDER_REF_INDEX = "by_provider_ref"
+OPEN_BY_CLIENT_INDEX = "open_by_client"
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -60,6 +61,8 @@ def session_item(session: Session, *, retention: timedelta) -> dict[str, Any]:
     item: dict[str, Any] = _to_dynamo(session.model_dump(mode="json", exclude_none=True))
     item["pk"] = session.id
     item["expires_ttl"] = epoch(session.expires_at + retention)
+    if not session.status.is_final:
+        item["open_client"] = session.client_id
     return item
 
 
@@ -170,6 +173,15 @@ class SessionStore:
     def update_open(self, session_id: str, *, now: datetime, fields: Mapping[str, Any]) -> bool:
         """Book-keeping on a session that is not final yet (never changes its status)."""
         return self._update(session_id, open_update(now=now, fields=fields))
+
+    def count_open(self, client_id: str, *, limit: int) -> int:
+        answer = self._table.query(
+            IndexName=OPEN_BY_CLIENT_INDEX,
+            KeyConditionExpression=Key("open_client").eq(client_id),
+            Select="COUNT",
+            Limit=limit,
+        )
+        return int(answer["Count"])
 
     def count_pin_attempt(self, session_id: str, *, max_attempts: int) -> int | None:
         """Counts one PIN try atomically, before the PIN is compared, so parallel guesses cannot exceed

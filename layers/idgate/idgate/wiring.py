@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
+from idgate.idempotency import TableIdempotencyKeys
 from idgate.notify import EventPublisher, Mailer, PollStarter
 from idgate.ports import Dependencies
 from idgate.providers import SharedTokens, build_providers
@@ -45,6 +46,12 @@ def build_service(settings: Settings) -> Idgate:
                 tokens,
             ),
             allow_unredacted_images=settings.allow_unredacted_images,
+            idempotency=(
+                TableIdempotencyKeys(settings.sessions_table, settings.encryption_key_id)
+                if settings.encryption_key_id
+                else None
+            ),
+            max_open_sessions=settings.max_open_sessions_per_client or None,
         )
     )
 
