@@ -114,7 +114,7 @@ class JekimoProvider:
             token = TokenAnswer.model_validate(body)
         except ValidationError as exc:
             raise ProviderFailed(
-                "Jekimo's answer lacks a token or a readable timestamp",
+                "Jekimo's token answer is unreadable (token, timestamp, qrcode or url)",
                 code=Reason.PROVIDER_BAD_RESPONSE.value,
             ) from exc
         link = token.login_link
