@@ -13,6 +13,11 @@ and stands in for the user's phone with the login page that ``url`` points to
 Decline), ``POST`` with JSON sets the outcome (``{"outcome": "approved"|"declined", "risk": bool,
 "pin": 293812}``) for scripted tests.
 
+The answers above are the default shapes; ``shapes`` (flags ``--jekimo-qrcode``, ``--jekimo-timestamp``,
+``--jekimo-without-url``, ``--jekimo-without-risk``) gives the other readings of the document
+(``jekimo_answers``): a link as ``qrcode``, a timestamp in milliseconds or as a string, no ``url``,
+no ``risk``.
+
 Behaviour where the document is silent (chosen here, keep clients defensive):
 
 * Errors keep Jekimo's documented body ``{"error": "..."}``. ``Invalid API key`` (wrong, missing, or
@@ -35,7 +40,6 @@ from __future__ import annotations
 import argparse
 import hmac
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,8 +49,15 @@ from typing import Any, ClassVar, Self
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from devstack.sandboxes.base import Sandbox, SandboxError, key_digest, matching_digest, qr_png_base64
+from devstack.sandboxes.base import Sandbox, SandboxError, key_digest, matching_digest
+from devstack.sandboxes.jekimo_answers import QRCODE_FORMS, TIMESTAMP_FORMS, AnswerShapes
 from devstack.sandboxes.jekimo_page import LOGIN_PAGE, NOT_FOUND_PAGE
+from devstack.sandboxes.jekimo_requests import (
+    PIN_RANGE,
+    parse_min_age,
+    parse_outcome,
+    parse_two_factor,
+)
 from devstack.sandboxes.pages import html_response, json_response, render
 
 __all__ = ["API_PREFIX", "JekimoSandbox"]
@@ -57,12 +68,6 @@ INVALID_API_KEY = "Invalid API key"
 INVALID_TOKEN = "Invalid Token"  # noqa: S105 - an error message, not a secret
 
 STATUS_CREATED = "created"
-STATUS_OK = "OK"
-STATUS_KO = "KO"
-
-MIN_AGE_RANGE = (1, 99)
-PIN_RANGE = (100_000, 999_999)
-_PIN_TEXT = re.compile(r"[1-9][0-9]{5}")
 
 
 @dataclass
@@ -78,60 +83,13 @@ class _TokenState:
     risk: bool = False
     pin: int = 0
 
-    def answer(self) -> dict[str, object]:
-        return {"status": self.status, "risk": self.risk, "pin": self.pin}
+    def answer(self, shapes: AnswerShapes) -> dict[str, object]:
+        return shapes.check_answer(self.status, self.risk, self.pin)
 
 
 def _random_pin() -> int:
     low, high = PIN_RANGE
     return low + secrets.randbelow(high - low + 1)
-
-
-def _parse_min_age(raw: str | None) -> int | None:
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip()
-    if not text.isdigit() or not MIN_AGE_RANGE[0] <= int(text) <= MIN_AGE_RANGE[1]:
-        raise SandboxError(400, "Invalid min-age")
-    return int(text)
-
-
-def _parse_two_factor(raw: str | None) -> bool:
-    if raw is None or not raw.strip():
-        return False
-    text = raw.strip().lower()
-    if text not in ("true", "false"):
-        raise SandboxError(400, "Invalid two-af")
-    return text == "true"
-
-
-def _parse_pin(raw: object) -> int | None:
-    """A PIN given on the login page: an int or a string of 6 digits (100000-999999), or None."""
-    if raw is None:
-        return None
-    if isinstance(raw, str) and _PIN_TEXT.fullmatch(raw.strip()):
-        return int(raw.strip())
-    if isinstance(raw, int) and not isinstance(raw, bool) and PIN_RANGE[0] <= raw <= PIN_RANGE[1]:
-        return raw
-    raise SandboxError(400, "pin must be a 6-digit number (100000-999999)")
-
-
-def _parse_outcome(body: object) -> tuple[str, bool, int | None]:
-    """Validate a login-page outcome: (status, risk, pin or None)."""
-    if not isinstance(body, dict):
-        raise SandboxError(400, "body must be a JSON object")
-    outcome = body.get("outcome")
-    risk = body.get("risk", None)
-    if risk is not None and not isinstance(risk, bool):
-        raise SandboxError(400, "risk must be true or false")
-    pin = _parse_pin(body.get("pin"))
-    if outcome == "approved":
-        return STATUS_OK, bool(risk), pin
-    if outcome == "declined":
-        if risk is False:
-            raise SandboxError(400, "a declined outcome always has risk true")
-        return STATUS_KO, True, pin
-    raise SandboxError(400, 'outcome must be "approved" or "declined"')
 
 
 class JekimoSandbox(Sandbox):
@@ -153,11 +111,13 @@ class JekimoSandbox(Sandbox):
         clock: Callable[[], float] = time.time,
         *,
         extra_api_keys: Sequence[str] = (),
+        shapes: AnswerShapes | None = None,
     ) -> None:
         """``public_base_url`` is where clients reach this app (the API is under ``/app.php/v1.1``).
 
         ``extra_api_keys`` lets tests give the sandbox more than one site: a token answers only
-        to the key that created it.
+        to the key that created it. ``shapes`` picks the answers' shapes (``jekimo_answers``); it may
+        be changed at run time.
         """
         keys = [api_key, *extra_api_keys]
         if any(not key for key in keys):
@@ -176,6 +136,7 @@ class JekimoSandbox(Sandbox):
         self._key_digests = [key_digest(key) for key in keys]
         self._ttl = token_ttl_seconds
         self._tokens: dict[str, _TokenState] = {}
+        self.shapes = shapes or AnswerShapes()
 
     # -- registration --------------------------------------------------------------------------------
 
@@ -184,11 +145,26 @@ class JekimoSandbox(Sandbox):
         parser.add_argument(
             "--jekimo-token-ttl", type=int, default=cls.DEFAULT_TOKEN_TTL, help="seconds a Jekimo token lives"
         )
+        # The readings of Jekimo's document its answers can take (jekimo_answers).
+        parser.add_argument(
+            "--jekimo-qrcode", choices=QRCODE_FORMS, default="image", help="gettoken's qrcode: image or link"
+        )
+        parser.add_argument(
+            "--jekimo-timestamp", choices=TIMESTAMP_FORMS, default="seconds", help="gettoken's timestamp unit"
+        )
+        parser.add_argument("--jekimo-without-url", action="store_true", help="gettoken answers no url")
+        parser.add_argument("--jekimo-without-risk", action="store_true", help="check answers no risk")
 
     @classmethod
     def from_arguments(cls, public_base_url: str, arguments: Mapping[str, Any]) -> Self:
         ttl = int(arguments.get("jekimo_token_ttl", cls.DEFAULT_TOKEN_TTL))
-        return cls(cls.DEV_API_KEY, public_base_url, token_ttl_seconds=ttl)
+        shapes = AnswerShapes(
+            qrcode=str(arguments.get("jekimo_qrcode", "image")),
+            timestamp=str(arguments.get("jekimo_timestamp", "seconds")),
+            with_url=not arguments.get("jekimo_without_url", False),
+            with_risk=not arguments.get("jekimo_without_risk", False),
+        )
+        return cls(cls.DEV_API_KEY, public_base_url, token_ttl_seconds=ttl, shapes=shapes)
 
     def credentials(self) -> dict[str, str]:
         return {"api_key": self._api_key}
@@ -226,8 +202,8 @@ class JekimoSandbox(Sandbox):
 
     def on_gettoken(self, request: Request) -> Response:
         owner = self._authenticate(request)
-        min_age = _parse_min_age(request.headers.get("min-age"))
-        two_factor = _parse_two_factor(request.headers.get("two-af"))
+        min_age = parse_min_age(request.headers.get("min-age"))
+        two_factor = parse_two_factor(request.headers.get("two-af"))
         now = self._clock()
         token = secrets.token_hex(32)
         state = _TokenState(
@@ -240,9 +216,7 @@ class JekimoSandbox(Sandbox):
         self.log.info(
             "jekimo sandbox: token %s... created (min-age=%s, two-af=%s)", token[:8], min_age, two_factor
         )
-        url = self.login_url(token)
-        qrcode = qr_png_base64(url)
-        return json_response({"token": token, "timestamp": state.timestamp, "qrcode": qrcode, "url": url})
+        return json_response(self.shapes.token_answer(token, state.timestamp, self.login_url(token)))
 
     def on_check(self, request: Request) -> Response:
         owner = self._authenticate(request)
@@ -251,7 +225,7 @@ class JekimoSandbox(Sandbox):
             state = self._live_token(token, self._clock()) if token else None
             if state is None or not hmac.compare_digest(state.owner, owner):
                 raise SandboxError(401, INVALID_TOKEN)
-            return json_response(state.answer())
+            return json_response(state.answer(self.shapes))
 
     # -- the user's side (what the phone app would do) -----------------------------------------
 
@@ -261,13 +235,13 @@ class JekimoSandbox(Sandbox):
             state = self._live_token(token, self._clock())
             if state is None:
                 raise SandboxError(404, INVALID_TOKEN)
-            status, risk, pin = _parse_outcome(body)
+            status, risk, pin = parse_outcome(body)
             if state.status != STATUS_CREATED:
                 raise SandboxError(409, "Outcome already set")
             state.status = status
             state.risk = risk
             state.pin = (pin or _random_pin()) if (state.two_factor and risk) else 0
-            answer = state.answer()
+            answer = state.answer(self.shapes)
         self.log.info("jekimo sandbox: token %s... set to %s (risk=%s)", token[:8], status, risk)
         return json_response(answer)
 
@@ -277,7 +251,7 @@ class JekimoSandbox(Sandbox):
             state = self._live_token(token, now)
             if state is None:
                 return html_response(NOT_FOUND_PAGE, 404)
-            answer = state.answer()
+            answer = state.answer(self.shapes)
             settings = (state.min_age, state.two_factor, state.timestamp)
         min_age, two_factor, timestamp = settings
         expires_in = max(0, int(timestamp + self._ttl - now))

@@ -72,7 +72,9 @@ LOGIN_PAGE = page(
     decided = answer.status !== "created";
     var text = answer.status;
     if (decided) {
-      text += " \\u00b7 risk: " + answer.risk + " \\u00b7 pin: " + (answer.pin || "none");
+      // The sandbox may be set to answer no risk at all (--jekimo-without-risk).
+      var risk = answer.risk === undefined ? "not said" : answer.risk;
+      text += " \\u00b7 risk: " + risk + " \\u00b7 pin: " + (answer.pin || "none");
     }
     stateEl.textContent = text;
     stateEl.dataset.status = answer.status;

@@ -2,7 +2,8 @@
 
 okID's test portal needs a real account, so the devstack serves this one in its place. It implements
 the server-to-server calls of ``seeds/okid-v2client.txt`` at ``{public_base_url}``, all authenticated
-by the ``X-SDK-Key`` header (no other header, query or fallback key is accepted):
+by the ``X-SDK-Key`` header (no other header, query or fallback key is accepted; the unredacted image
+may be served without one, see ``okid_images``):
 
 ``POST /api/generate-verification``  optional JSON body ``{"extra_data": {...}, "return_url": "..."}``
     200 ``{"verificationId": "ver_<24 hex>", "expiresAt": "<ISO 8601, Z>", "modules": {...},
@@ -10,12 +11,13 @@ by the ``X-SDK-Key`` header (no other header, query or fallback key is accepted)
 ``GET /api/get-verification-details/{id}``
     200 ``{"verification_id", "status": {"current", "updated_at", "progress": {...}}, "results": {...}}``
 ``GET /api/get-verification-image/{id}`` (redacted front), ``-unredacted/{id}`` (front, watermark only),
-``-front/{id}`` and ``-back/{id}`` (redacted side); query ``attempt_index`` (default 0), ``image_type``
-(``original`` or ``cropped``, default ``original``)
+``-front/{id}`` and ``-back/{id}`` (the side, unredacted unless ``side_images="redacted"``); query
+``attempt_index`` (default 0), ``image_type`` (``original`` or ``cropped``, default ``original``)
     200 ``image/png``
 
-and stands in for the user with the portal page at ``/?verification_id=ID`` (``&mode=select`` adds
-the "QR code or same device" choice): ``GET`` shows buttons (ids ``verified``, ``rejected``,
+and stands in for the user with the portal page at ``/?verification_id=ID`` (also at ``/verify``,
+the path of the document's example journey; ``&mode=select`` adds the "QR code or same device"
+choice): ``GET`` shows buttons (ids ``verified``, ``rejected``,
 ``needs_manual_review``, ``abandon``) and a ``send-webhook`` checkbox; ``POST`` with JSON
 ``{"outcome": ..., "webhook": true|false}`` does the same for scripted tests.
 
@@ -29,19 +31,11 @@ Behaviour where the document is silent (chosen here, keep clients defensive):
 * ``generate-verification`` accepts an empty body with any content type (the document's curl sends
   none). A non-empty body must be ``application/json`` holding an object (else 400), at most 64 KiB
   (else 413); ``extra_data`` must be an object, ``return_url`` an http(s) URL; other fields are ignored.
-* ``expiresAt`` is the creation second plus ``verification_ttl_seconds`` (30 minutes). From that
-  instant on (``now >= expiresAt``) a verification without an outcome is ``expired``: its page is
-  a 404 and it takes no outcome. Outcomes already set do not expire, so a reviewer may decide a
-  ``needs_manual_review`` after ``expiresAt``. Verifications are forgotten 7 days after
-  ``expiresAt`` (the retention period; then 404).
-* ``current``: ``pending`` → ``verified`` | ``rejected`` | ``needs_manual_review`` (then
-  ``verified`` | ``rejected`` once, the reviewer's decision), or ``expired``. ``abandon`` is the
-  user leaving: it is final for the page (409 afterwards), ``current`` stays ``pending`` with the
-  document ``in_progress`` until it expires, no webhook is sent and no image exists.
-* Images exist once an outcome is set (``verified``, ``rejected``, ``needs_manual_review``): a
-  generated PNG whose bytes differ per side, redacted/unredacted and image type (a ``tEXt``
-  chunk says which, e.g. ``okID sandbox FRONT redacted original``). Only ``attempt_index`` 0 exists
-  (another non-negative integer is a 404; anything else a 400).
+* A verification's life (expiry, statuses, abandon) is ``okid_state``'s; verifications are
+  forgotten 7 days after ``expiresAt`` (the retention period; then 404).
+* Images exist once an outcome is set (``verified``, ``rejected``, ``needs_manual_review``);
+  ``okid_images`` says what each endpoint serves. Only ``attempt_index`` 0 exists (another
+  non-negative integer is a 404; anything else a 400).
 * Webhooks: okID documents none of payload, signature or retries. As its dashboard holds one URL
   per API key, ``dashboard_webhook_url`` (alias ``webhook_url``) is the URL of the main
   ``sdk_key``; verifications of ``extra_sdk_keys`` send none. After each outcome except
@@ -58,11 +52,9 @@ from __future__ import annotations
 import argparse
 import hmac
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
@@ -74,14 +66,32 @@ from werkzeug.wrappers import Request, Response
 from devstack.sandboxes.base import (
     Sandbox,
     SandboxError,
-    is_http_url,
     iso_seconds,
-    json_object,
     key_digest,
     matching_digest,
 )
-from devstack.sandboxes.okid_images import document_png
+from devstack.sandboxes.okid_images import (
+    IMAGE_ENDPOINTS,
+    SIDE_IMAGES,
+    ImageReadings,
+    image_query,
+    image_response,
+)
 from devstack.sandboxes.okid_page import NOT_FOUND_PAGE, PORTAL_PAGE
+from devstack.sandboxes.okid_state import (
+    FLOW,
+    OUTCOME_ABANDON,
+    OUTCOMES,
+    SIDES,
+    STATUS_EXPIRED,
+    STATUS_NEEDS_MANUAL_REVIEW,
+    STATUS_PENDING,
+    STATUS_REJECTED,
+    STATUS_VERIFIED,
+    Verification,
+    parse_generate_body,
+    parse_outcome,
+)
 from devstack.sandboxes.pages import PAGE_CSP, html_response, json_response, render
 
 __all__ = [
@@ -96,28 +106,7 @@ __all__ = [
     "OkidSandbox",
 ]
 
-STATUS_PENDING = "pending"
-STATUS_VERIFIED = "verified"
-STATUS_REJECTED = "rejected"
-STATUS_NEEDS_MANUAL_REVIEW = "needs_manual_review"
-STATUS_EXPIRED = "expired"
-OUTCOME_ABANDON = "abandon"
-#: What the page (and its JSON POST) can set.
-OUTCOMES = (STATUS_VERIFIED, STATUS_REJECTED, STATUS_NEEDS_MANUAL_REVIEW, OUTCOME_ABANDON)
-#: The reviewer's decisions after ``needs_manual_review``.
-DECISIONS = (STATUS_VERIFIED, STATUS_REJECTED)
-
-FLOW = ("terms", "document", "liveness")
 WEBHOOK_EVENT = "verification.status_changed"
-IMAGE_TYPES = ("original", "cropped")
-SIDES = ("front", "back")
-#: Image endpoint → (side, redacted). The document image without a side is the front.
-_IMAGE_ENDPOINTS = {
-    "get-verification-image": ("front", True),
-    "get-verification-image-unredacted": ("front", False),
-    "get-verification-image-front": ("front", True),
-    "get-verification-image-back": ("back", True),
-}
 
 RETENTION_SECONDS = 7 * 24 * 3600
 _ID_LOG_CHARS = 12
@@ -139,121 +128,6 @@ NOT_FOUND = "Verification not found"
 
 def _short(verification_id: str) -> str:
     return verification_id[:_ID_LOG_CHARS] + "..."
-
-
-#: Outcome → fake automatic checks: (document status, score, liveness status, score).
-_AUTOMATIC = {
-    STATUS_VERIFIED: ("accepted", 0.97, "passed", 0.98),
-    STATUS_REJECTED: ("rejected", 0.31, "failed", 0.12),
-    STATUS_NEEDS_MANUAL_REVIEW: ("review", 0.64, "passed", 0.71),
-}
-
-
-# -- state -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Verification:
-    """One verification, as okID would hold it."""
-
-    verification_id: str
-    owner: str  # SHA-256 of the SDK key that created it
-    created_at: int
-    expires_at: int
-    extra_data: dict[str, Any]
-    return_url: str | None
-    updated_at: int
-    outcome: str | None = None  # verified | rejected | needs_manual_review (the latest)
-    abandoned: bool = False
-    decided_at: int | None = None  # when a reviewer turned needs_manual_review into a decision
-
-    def current(self, now: float) -> str:
-        if self.outcome is not None:
-            return self.outcome
-        return STATUS_EXPIRED if now >= self.expires_at else STATUS_PENDING
-
-    def has_images(self) -> bool:
-        return self.outcome is not None
-
-    def allowed_outcomes(self, now: float) -> tuple[str, ...]:
-        current = self.current(now)
-        if current == STATUS_PENDING and not self.abandoned:
-            return OUTCOMES
-        if current == STATUS_NEEDS_MANUAL_REVIEW:
-            return DECISIONS
-        return ()
-
-    def details(self, now: float) -> dict[str, object]:
-        current = self.current(now)
-        if self.outcome is not None:
-            progress = {"document": "completed", "liveness": "completed"}
-        else:
-            progress = {"document": "in_progress" if self.abandoned else "pending", "liveness": "pending"}
-        updated_at = self.expires_at if current == STATUS_EXPIRED else self.updated_at
-        return {
-            "verification_id": self.verification_id,
-            "status": {"current": current, "updated_at": iso_seconds(updated_at), "progress": progress},
-            "results": self._results(),
-        }
-
-    def _results(self) -> dict[str, object]:
-        if self.outcome is None:
-            return {}
-        if self.decided_at is None:
-            document_status, document_score, liveness_status, liveness_score = _AUTOMATIC[self.outcome]
-        else:
-            # The reviewer's verdict on the document; the automatic scores stay what they were.
-            _, document_score, liveness_status, liveness_score = _AUTOMATIC[STATUS_NEEDS_MANUAL_REVIEW]
-            document_status = "accepted" if self.outcome == STATUS_VERIFIED else "rejected"
-        results: dict[str, object] = {
-            "document": {
-                "status": document_status,
-                "type": "identity_card",
-                "issuing_country": "UTO",  # ICAO's specimen state
-                "first_name": "SANDBOX",
-                "last_name": "TEST PERSON",
-                "sides": list(SIDES),
-                "score": document_score,
-            },
-            "liveness": {"status": liveness_status, "score": liveness_score},
-        }
-        if self.decided_at is not None:
-            results["review"] = {"decision": self.outcome, "decided_at": iso_seconds(self.decided_at)}
-        return results
-
-
-def _parse_generate_body(request: Request) -> tuple[dict[str, Any], str | None]:
-    """(extra_data, return_url) from the optional body of ``generate-verification``."""
-    body = json_object(request, empty_ok=True)
-    extra_data = body.get("extra_data", {})
-    if extra_data is None:
-        extra_data = {}
-    if not isinstance(extra_data, dict):
-        raise SandboxError(400, "extra_data must be an object")
-    return_url = body.get("return_url")
-    if return_url is not None and not is_http_url(return_url):
-        raise SandboxError(400, "return_url must be an http(s) URL")
-    return extra_data, return_url
-
-
-def _parse_attempt_index(raw: str | None) -> int:
-    if raw is None:
-        return 0
-    if not re.fullmatch(r"[0-9]{1,6}", raw):
-        raise SandboxError(400, "attempt_index must be a non-negative integer")
-    return int(raw)
-
-
-def _parse_outcome(body: object) -> tuple[str, bool]:
-    if not isinstance(body, dict):
-        raise SandboxError(400, "The body must be a JSON object")
-    outcome = body.get("outcome")
-    if outcome not in OUTCOMES:
-        raise SandboxError(400, "outcome must be one of " + ", ".join(OUTCOMES))
-    webhook = body.get("webhook", True)
-    if not isinstance(webhook, bool):
-        raise SandboxError(400, "webhook must be true or false")
-    return str(outcome), webhook
 
 
 # -- the sandbox ---------------------------------------------------------------------------------
@@ -280,21 +154,31 @@ class OkidSandbox(Sandbox):
         verification_ttl_seconds: int = DEFAULT_VERIFICATION_TTL,
         clock: Callable[[], float] = time.time,
         extra_sdk_keys: Iterable[str] = (),
+        side_images: str = "unredacted",
+        unredacted_needs_key: bool = True,
     ) -> None:
         """``public_base_url`` is where clients reach this app (the portal page is its root).
 
         ``extra_sdk_keys`` are other okID customers: a verification answers only to the key that
         created it. ``webhook_url`` (settable later) receives the main key's notifications.
+        ``side_images`` and ``unredacted_needs_key`` pick a reading of what okID leaves open about its
+        images (``okid_images.ImageReadings``).
         """
         keys = [sdk_key, *extra_sdk_keys]
         if any(not isinstance(key, str) or not key for key in keys):
             raise ValueError("SDK keys must be non-empty strings")
         if verification_ttl_seconds <= 0:
             raise ValueError("verification_ttl_seconds must be positive")
-        images = "any(" + ", ".join(f'"{name}"' for name in _IMAGE_ENDPOINTS) + ")"
+        self.images = ImageReadings(side_images, unredacted_needs_key)
+        images = "any(" + ", ".join(f'"{name}"' for name in IMAGE_ENDPOINTS) + ")"
+        # The document sends the user to the portal's root, except in its example journey (/verify).
+        portal = [
+            Rule(path, endpoint=endpoint, methods=[method])
+            for path in ("/", "/verify")
+            for endpoint, method in (("portal", "GET"), ("set_outcome", "POST"))
+        ]
         rules = [
-            Rule("/", endpoint="portal", methods=["GET"]),
-            Rule("/", endpoint="set_outcome", methods=["POST"]),
+            *portal,
             Rule("/api/generate-verification", endpoint="generate", methods=["POST"]),
             Rule("/api/get-verification-details/<verification_id>", endpoint="details", methods=["GET"]),
             Rule(f"/api/<{images}:kind>/<verification_id>", endpoint="image", methods=["GET"]),
@@ -304,7 +188,7 @@ class OkidSandbox(Sandbox):
         self._main_key = key_digest(sdk_key)
         self._key_digests = [key_digest(key) for key in keys]
         self._ttl = verification_ttl_seconds
-        self._verifications: dict[str, _Verification] = {}
+        self._verifications: dict[str, Verification] = {}
 
     # -- registration and configuration ------------------------------------------------------------
 
@@ -316,11 +200,28 @@ class OkidSandbox(Sandbox):
             default=cls.DEFAULT_VERIFICATION_TTL,
             help="seconds an okID verification lives",
         )
+        parser.add_argument(
+            "--okid-side-images",
+            choices=SIDE_IMAGES,
+            default="unredacted",
+            help="whether okID's -front/-back images are redacted (its document does not say)",
+        )
+        parser.add_argument(
+            "--okid-unredacted-without-key",
+            action="store_true",
+            help="serve the unredacted image without X-SDK-Key, as okID's code samples do",
+        )
 
     @classmethod
     def from_arguments(cls, public_base_url: str, arguments: Mapping[str, Any]) -> Self:
         ttl = int(arguments.get("okid_verification_ttl", cls.DEFAULT_VERIFICATION_TTL))
-        return cls(cls.DEV_SDK_KEY, public_base_url, verification_ttl_seconds=ttl)
+        return cls(
+            cls.DEV_SDK_KEY,
+            public_base_url,
+            verification_ttl_seconds=ttl,
+            side_images=str(arguments.get("okid_side_images", "unredacted")),
+            unredacted_needs_key=not arguments.get("okid_unredacted_without_key", False),
+        )
 
     def credentials(self) -> dict[str, str]:
         return {"sdk_key": self._sdk_key}
@@ -359,7 +260,7 @@ class OkidSandbox(Sandbox):
             raise SandboxError(401, INVALID_API_KEY)
         return owner
 
-    def _owned(self, verification_id: str, owner: str) -> _Verification:
+    def _owned(self, verification_id: str, owner: str) -> Verification:
         """The verification if ``owner`` created it (else a 404 or 403). Call with the lock held."""
         verification = self._verifications.get(verification_id)
         if verification is None:
@@ -372,10 +273,10 @@ class OkidSandbox(Sandbox):
 
     def on_generate(self, request: Request) -> Response:
         owner = self._authenticate(request)
-        extra_data, return_url = _parse_generate_body(request)
+        extra_data, return_url = parse_generate_body(request)
         now = self._clock()
         created = int(now)
-        verification = _Verification(
+        verification = Verification(
             verification_id="ver_" + secrets.token_hex(12),
             owner=owner,
             created_at=created,
@@ -414,20 +315,21 @@ class OkidSandbox(Sandbox):
         return json_response(details)
 
     def on_image(self, request: Request, kind: str, verification_id: str) -> Response:
-        side, redacted = _IMAGE_ENDPOINTS[kind]
-        owner = self._authenticate(request)
+        side, redacted = self.images.serves(kind)
+        keyless = not self.images.needs_key(kind) and not request.headers.get("X-SDK-Key")
+        owner = None if keyless else self._authenticate(request)
         with self._lock:
-            has_images = self._owned(verification_id, owner).has_images()
-        attempt_index = _parse_attempt_index(request.args.get("attempt_index"))
-        image_type = request.args.get("image_type", "original")
-        if image_type not in IMAGE_TYPES:
-            raise SandboxError(400, "image_type must be one of " + ", ".join(IMAGE_TYPES))
+            if owner is None:
+                verification = self._verifications.get(verification_id)
+                if verification is None:
+                    raise SandboxError(404, NOT_FOUND)
+            else:
+                verification = self._owned(verification_id, owner)
+            has_images = verification.has_images()
+        attempt_index, image_type = image_query(request)
         if not has_images or attempt_index != 0:
             raise SandboxError(404, f"No accepted {side} document image for this verification")
-        response = Response(document_png(side, redacted, image_type), mimetype="image/png")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Disposition"] = f'inline; filename="{side}_document.png"'
-        return response
+        return image_response(side, redacted, image_type)
 
     # -- the user's side (what okID's portal would do) -----------------------------------------------
 
@@ -441,7 +343,7 @@ class OkidSandbox(Sandbox):
                 raise SandboxError(404, NOT_FOUND)
             if verification.current(now) == STATUS_EXPIRED:
                 raise SandboxError(404, "Verification has expired", "VERIFICATION_EXPIRED")
-            outcome, webhook = _parse_outcome(body)
+            outcome, webhook = parse_outcome(body)
             if outcome not in verification.allowed_outcomes(now):
                 raise SandboxError(409, "The outcome of this verification is already set")
             if outcome == OUTCOME_ABANDON:
@@ -493,7 +395,7 @@ class OkidSandbox(Sandbox):
 
     # -- webhooks ------------------------------------------------------------------------------------
 
-    def _payload(self, verification: _Verification, status: str, now: float) -> dict[str, Any]:
+    def _payload(self, verification: Verification, status: str, now: float) -> dict[str, Any]:
         return {
             "event": WEBHOOK_EVENT,
             "verification_id": verification.verification_id,

@@ -1,16 +1,90 @@
-"""The okID sandbox's document images: made-up ID card sides as PNG, written without an imaging library.
+"""The okID sandbox's document images: what each image endpoint serves, and the images themselves.
 
-Each image's bytes differ per side, redaction and image type, and a ``tEXt`` chunk says which it is
-(e.g. ``okID sandbox FRONT redacted original``), so tests can tell them apart.
+okID documents four endpoints and leaves two things open, which ``ImageReadings`` sets:
+
+* ``get-verification-image`` is redacted "based on your API key settings" and has no side: it serves
+  the front. ``get-verification-image-unredacted`` has no side either (the front, watermark only).
+* ``-front`` and ``-back`` find "the accepted" image of their side; the document never says whether
+  they are redacted. By default they are not (watermark only), the reading idgate follows.
+* ``-unredacted``'s description says the key is mandatory; its code samples send none. By default
+  the key is needed; without, the image is served to a request without a key (a key that is sent
+  is still checked).
+
+The images are made-up ID card sides as PNG, written without an imaging library. Each one's bytes
+differ per side, redaction and image type, and a ``tEXt`` chunk says which it is (e.g.
+``okID sandbox FRONT redacted original``), so tests can tell them apart.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
+from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["document_png"]
+from werkzeug.wrappers import Request, Response
+
+from devstack.sandboxes.base import SandboxError
+
+__all__ = [
+    "IMAGE_ENDPOINTS",
+    "IMAGE_TYPES",
+    "SIDE_IMAGES",
+    "ImageReadings",
+    "document_png",
+    "image_query",
+    "image_response",
+]
+
+REDACTED = "get-verification-image"
+UNREDACTED = "get-verification-image-unredacted"
+IMAGE_ENDPOINTS = (REDACTED, UNREDACTED, "get-verification-image-front", "get-verification-image-back")
+IMAGE_TYPES = ("original", "cropped")
+#: The readings of ``-front``/``-back`` the sandbox can serve.
+SIDE_IMAGES = ("unredacted", "redacted")
+
+
+@dataclass(frozen=True)
+class ImageReadings:
+    """How the sandbox reads what okID's document leaves open about its images."""
+
+    side_images: str = "unredacted"
+    unredacted_needs_key: bool = True
+
+    def __post_init__(self) -> None:
+        if self.side_images not in SIDE_IMAGES:
+            raise ValueError("side_images must be one of " + ", ".join(SIDE_IMAGES))
+
+    def serves(self, endpoint: str) -> tuple[str, bool]:
+        """(side, redacted) of the image ``endpoint`` serves."""
+        if endpoint == REDACTED:
+            return "front", True
+        if endpoint == UNREDACTED:
+            return "front", False
+        return endpoint.rsplit("-", 1)[1], self.side_images == "redacted"
+
+    def needs_key(self, endpoint: str) -> bool:
+        return endpoint != UNREDACTED or self.unredacted_needs_key
+
+
+def image_query(request: Request) -> tuple[int, str]:
+    """(attempt_index, image_type) of an image request, 0 and ``original`` by default; else a 400."""
+    raw = request.args.get("attempt_index")
+    if raw is not None and not re.fullmatch(r"[0-9]{1,6}", raw):
+        raise SandboxError(400, "attempt_index must be a non-negative integer")
+    image_type = request.args.get("image_type", "original")
+    if image_type not in IMAGE_TYPES:
+        raise SandboxError(400, "image_type must be one of " + ", ".join(IMAGE_TYPES))
+    return int(raw or 0), image_type
+
+
+def image_response(side: str, redacted: bool, image_type: str) -> Response:
+    response = Response(document_png(side, redacted, image_type), mimetype="image/png")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Disposition"] = f'inline; filename="{side}_document.png"'
+    return response
+
 
 _Colour = tuple[int, int, int]
 

@@ -149,6 +149,9 @@ def test_the_documented_headers_are_sent():
     assert gettoken.headers["min-age"] == "18"
     assert gettoken.headers["two-af"] == "true"
     assert gettoken.headers["content-type"] == "application/x-www-form-urlencoded"
+    # The curl example's spellings only: not the prose's two-fa/twoaf, nor the PHP sample's x-apy-key.
+    assert not {"two-fa", "twoaf", "x-apy-key"} & set(gettoken.headers)
+    assert not {"two-fa", "twoaf", "x-apy-key"} & set(check.headers)
     assert check.path == "/app.php/v1.1/auth/check"
     assert check.headers["token"] == "t" * 64
     # A QR that is a link is no image: the API generates one from the URL instead.

@@ -12,7 +12,7 @@ import requests
 from devstack.sandboxes.okid import OkidSandbox
 from idgate.domain import Reason, Session, Status
 from idgate.errors import InvalidJson, ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
-from idgate.providers.base import StartRequest, WebhookRequest
+from idgate.providers.base import Image, StartRequest, WebhookRequest
 from idgate.providers.okid import OkidOptions, OkidProvider
 from tests.support.http_server import json_answer, scripted_server, serve_sandbox
 from tests.support.providers import provider_context
@@ -20,6 +20,9 @@ from tests.support.sessions import open_session
 
 SDK_KEY = "okid-test-key"
 OTHER_KEY = "okid-other-key"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+#: What any HTTP client adds by itself (requests does): not a header of okID's API.
+TRANSPORT = {"host", "user-agent", "accept-encoding", "accept", "connection", "content-length"}
 
 
 @pytest.fixture
@@ -32,6 +35,19 @@ def provider_for(url: str, sdk_key: str = SDK_KEY, hosts: frozenset[str] = froze
     return OkidProvider.from_context(
         provider_context("okid", {"sdk_key": sdk_key}, variables={"BASE_URL": url}, return_url_hosts=hosts)
     )
+
+
+def png_answer(content_type: str | None = "image/png"):
+    def answer(_request):
+        from werkzeug.wrappers import Response
+
+        response = Response(PNG)
+        del response.headers["Content-Type"]
+        if content_type is not None:
+            response.headers["Content-Type"] = content_type
+        return response
+
+    return answer
 
 
 def session_for(started) -> Session:
@@ -72,6 +88,108 @@ def test_our_session_id_and_the_reference_travel_in_extra_data():
         "extra_data": {"session_id": "ses_1", "reference": "order-9"},
         "return_url": "https://shop.example.com/done",
     }
+
+
+def test_okid_is_sent_only_the_headers_it_documents():
+    generated = {"verificationId": "ver_1", "expiresAt": "2030-01-01T12:00:00Z", "modules": {}, "flow": []}
+    details = {"verification_id": "ver_1", "status": {"current": "verified"}}
+    with scripted_server(json_answer(generated), json_answer(details), png_answer()) as server:
+        provider = provider_for(server.url)
+        started = provider.start(StartRequest("ses_1", None, OkidOptions()))
+        provider.observe(session_for(started))
+        provider.image(session_for(started), side="front", redacted=True)
+    generate, get_details, get_image = server.requests
+    # POST: Content-Type and X-SDK-Key, as in every example of the document; GETs: X-SDK-Key alone.
+    assert {name: generate.headers[name] for name in set(generate.headers) - TRANSPORT} == {
+        "content-type": "application/json",
+        "x-sdk-key": SDK_KEY,
+    }
+    for request in (get_details, get_image):
+        assert {name: request.headers[name] for name in set(request.headers) - TRANSPORT} == {
+            "x-sdk-key": SDK_KEY
+        }
+        assert request.headers.get("accept", "*/*") == "*/*"  # an image is never asked for as JSON
+
+
+# ---- the document's examples, one test each -------------------------------------------------------
+
+
+def test_the_documents_generate_verification_answer_is_accepted():
+    # The document's "modules": {...} is a placeholder, not JSON.
+    generated = {
+        "verificationId": "ver_abc123...",
+        "expiresAt": "2024-01-01T12:00:00Z",
+        "modules": {},
+        "flow": ["terms", "document", "liveness"],
+    }
+    with scripted_server(json_answer(generated)) as server:
+        started = provider_for(server.url).start(StartRequest("ses_1", None, OkidOptions(mode="select")))
+    assert started.provider_ref == "ver_abc123..."
+    assert started.expires_at == datetime(2024, 1, 1, 12, tzinfo=UTC)
+    assert started.verification_url == f"{server.url}/?verification_id=ver_abc123...&mode=select"
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {  # the API endpoint's example, with results
+            "verification_id": "ver_abc123...",
+            "status": {
+                "current": "verified",
+                "updated_at": "2024-01-01T12:00:00Z",
+                "progress": {"document": "completed", "liveness": "completed", "form_data": "completed"},
+            },
+            "results": {"document": {}, "liveness": {}, "form_data": {}},
+        },
+        {  # the curl example's answer, without results
+            "verification_id": "ver_abc123...",
+            "status": {
+                "current": "verified",
+                "updated_at": "2024-01-01T12:00:00Z",
+                "progress": {"document": "completed", "liveness": "completed"},
+            },
+        },
+    ],
+)
+def test_the_documents_verification_details_are_accepted(details):
+    with scripted_server(json_answer(details)) as server:
+        seen = provider_for(server.url).observe(_session("ver_abc123..."))
+    assert (seen.status, seen.provider_status, seen.reasons) == (Status.APPROVED, "verified", ())
+    assert server.requests[0].path == "/api/get-verification-details/ver_abc123..."
+
+
+@pytest.mark.parametrize(
+    ("current", "status", "reasons"),
+    [  # the polling example's final statuses, and the SDKs' manual review
+        ("verified", Status.APPROVED, ()),
+        ("rejected", Status.DECLINED, (Reason.PROVIDER_DECLINED.value,)),
+        ("expired", Status.EXPIRED, (Reason.VERIFICATION_EXPIRED.value,)),
+        ("needs_manual_review", Status.REVIEW, ()),
+    ],
+)
+def test_the_documents_statuses_are_accepted(current, status, reasons):
+    with scripted_server(json_answer({"verification_id": "ver_1", "status": {"current": current}})) as server:
+        seen = provider_for(server.url).observe(_session("ver_1"))
+    assert (seen.status, seen.provider_status, seen.reasons) == (status, current, reasons)
+
+
+def test_the_documents_403_for_another_keys_verification_is_access_denied():
+    answer = json_answer({"error": "API key does not have access to this verification"}, status=403)
+    with scripted_server(answer) as server, pytest.raises(ProviderRejected) as failure:
+        provider_for(server.url).observe(_session("ver_1"))
+    assert failure.value.reason == Reason.PROVIDER_ACCESS_DENIED
+
+
+def test_an_image_without_a_content_type_is_a_jpeg_as_in_the_documents_examples():
+    with scripted_server(png_answer(content_type=None)) as server:
+        image = provider_for(server.url).image(_session("ver_1"), side="front", redacted=True)
+    assert image == Image(PNG, "image/jpeg")
+
+
+def test_the_documents_404_for_a_side_without_an_accepted_image_is_no_image():
+    answer = json_answer({"error": "No accepted back image"}, status=404)
+    with scripted_server(answer) as server:
+        assert provider_for(server.url).image(_session("ver_1"), side="back", redacted=False) is None
 
 
 @pytest.mark.parametrize(
@@ -119,13 +237,51 @@ def test_images_exist_after_the_document_was_accepted(sandbox):
     back = provider.image(session, side="back", redacted=True)
     unredacted = provider.image(session, side="front", redacted=False)
     assert front is not None
-    assert back is not None
+    assert back is None  # okID's redacted endpoint has no side: it is the front
     assert unredacted is not None
     assert front.content_type == "image/png"
     assert front.content.startswith(b"\x89PNG")
-    assert len({front.content, back.content, unredacted.content}) == 3
-    # okID's unredacted endpoint has no side: there is no unredacted back.
-    assert provider.image(session, side="back", redacted=False) is None
+    assert front.content != unredacted.content
+    unredacted_back = provider.image(session, side="back", redacted=False)
+    assert unredacted_back is not None
+    assert len({front.content, unredacted.content, unredacted_back.content}) == 3
+
+
+@pytest.mark.parametrize(
+    ("side", "redacted", "path"),
+    [
+        ("front", True, "/api/get-verification-image/ver_1"),
+        ("front", False, "/api/get-verification-image-front/ver_1"),
+        ("back", False, "/api/get-verification-image-back/ver_1"),
+    ],
+)
+def test_redacted_comes_from_the_redacted_endpoint_and_the_sides_are_unredacted(side, redacted, path):
+    with scripted_server(png_answer()) as server:
+        image = provider_for(server.url).image(_session("ver_1"), side=side, redacted=redacted)
+    assert image == Image(PNG, "image/png")
+    assert [request.path for request in server.requests] == [path]
+
+
+def test_there_is_no_redacted_back_and_okid_is_not_asked_for_one():
+    with scripted_server(png_answer()) as server:
+        assert provider_for(server.url).image(_session("ver_1"), side="back", redacted=True) is None
+    assert server.requests == []
+
+
+def test_the_sandboxs_images_are_what_idgate_asked_for(sandbox):
+    _, url = sandbox
+    provider = provider_for(url)
+    started = provider.start(StartRequest("s", None, OkidOptions()))
+    user_does(started.verification_url, "verified")
+    session = session_for(started)
+    for side, redacted, description in [
+        ("front", True, b"okID sandbox FRONT redacted original"),
+        ("front", False, b"okID sandbox FRONT unredacted original"),
+        ("back", False, b"okID sandbox BACK unredacted original"),
+    ]:
+        image = provider.image(session, side=side, redacted=redacted)
+        assert image is not None
+        assert description in image.content  # the sandbox's PNG says what it is
 
 
 @pytest.mark.parametrize("status", [500, 502, 429])

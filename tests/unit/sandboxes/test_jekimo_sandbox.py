@@ -12,6 +12,7 @@ import pytest
 from werkzeug.test import Client, TestResponse
 
 from devstack.sandboxes.jekimo import JekimoSandbox
+from devstack.sandboxes.jekimo_answers import AnswerShapes
 from tests.support.clock import FakeClock
 
 API_KEY = "sk_sandbox_test_key"
@@ -431,6 +432,78 @@ def test_the_login_url_from_gettoken_is_served_by_the_sandbox(client: Client) ->
     assert client.get(url.removeprefix(BASE_URL)).status_code == 200
 
 
+# -- the other readings of the document (AnswerShapes) ----------------------------------------
+
+
+def shaped(clock: FakeClock, **shapes: Any) -> Client:
+    return Client(JekimoSandbox(API_KEY, BASE_URL, clock=clock, shapes=AnswerShapes(**shapes)))
+
+
+def test_qrcode_may_be_the_login_link_instead_of_an_image(clock: FakeClock) -> None:
+    body = gettoken(shaped(clock, qrcode="link")).json
+
+    assert body is not None
+    assert body["qrcode"] == body["url"] == f"{BASE_URL}{API}/en/user/login/{body['token']}"
+
+
+@pytest.mark.parametrize(
+    ("form", "timestamp"),
+    [("seconds", int(START)), ("milliseconds", int(START) * 1000), ("string", str(int(START)))],
+)
+def test_timestamp_may_be_in_milliseconds_or_a_string(clock: FakeClock, form: str, timestamp: object) -> None:
+    client = shaped(clock, timestamp=form)
+    body = gettoken(client).json
+
+    assert body is not None
+    assert body["timestamp"] == timestamp
+    # The token's validity does not depend on how its creation time is written.
+    clock.now = int(START) + 120
+    assert check(client, body["token"]).status_code == 200
+    clock.advance(0.5)
+    assert check(client, body["token"]).json == {"error": "Invalid Token"}
+
+
+def test_gettoken_may_answer_without_url(clock: FakeClock) -> None:
+    client = shaped(clock, with_url=False)
+    body = gettoken(client).json
+
+    assert body is not None
+    assert set(body) == {"token", "timestamp", "qrcode"}
+    # The login page is still there, for whoever knows its link.
+    assert client.get(login_path(body["token"])).status_code == 200
+
+
+def test_gettoken_without_url_and_with_a_link_qrcode_gives_the_link_once(clock: FakeClock) -> None:
+    body = gettoken(shaped(clock, with_url=False, qrcode="link")).json
+
+    assert body is not None
+    assert body["qrcode"] == f"{BASE_URL}{API}/en/user/login/{body['token']}"
+    assert "url" not in body
+
+
+def test_check_may_answer_without_risk_before_and_after_the_user_acts(clock: FakeClock) -> None:
+    client = shaped(clock, with_risk=False)
+    token = new_token(client, two_af="true")
+
+    assert check(client, token).json == {"status": "created", "pin": 0}
+    outcome = set_outcome(client, token, {"outcome": "approved", "risk": True, "pin": 293812})
+    assert outcome.json == {"status": "OK", "pin": 293812}
+    assert check(client, token).json == {"status": "OK", "pin": 293812}
+    page = client.get(login_path(token)).get_data(as_text=True)
+    assert "&quot;risk&quot;" not in page
+    assert "&quot;pin&quot;: 293812" in page
+
+
+def test_the_shapes_can_change_at_run_time(sandbox: JekimoSandbox, client: Client) -> None:
+    sandbox.shapes = AnswerShapes(qrcode="link", timestamp="milliseconds")
+
+    body = gettoken(client).json
+
+    assert body is not None
+    assert body["qrcode"] == body["url"]
+    assert body["timestamp"] == int(START) * 1000
+
+
 # -- construction and secrecy --------------------------------------------------------------------
 
 
@@ -445,6 +518,14 @@ def test_the_login_url_from_gettoken_is_served_by_the_sandbox(client: Client) ->
 def test_constructor_refuses_bad_settings(kwargs: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         JekimoSandbox(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("shapes", "error"), [({"qrcode": "svg"}, "qrcode"), ({"timestamp": "iso"}, "timestamp")]
+)
+def test_answer_shapes_refuse_an_unknown_reading(shapes: dict[str, str], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        AnswerShapes(**shapes)
 
 
 def test_logs_never_contain_the_api_key_pin_or_full_token(

@@ -415,15 +415,51 @@ def test_images_differ_per_side_redaction_and_image_type_and_say_which_they_are(
 
     front, back = get("get-verification-image-front"), get("get-verification-image-back")
     redacted, unredacted = get("get-verification-image"), get("get-verification-image-unredacted")
-    cropped = get("get-verification-image-front", "cropped")
+    cropped = get("get-verification-image", "cropped")
 
-    assert len({front, back, unredacted, cropped}) == 4
-    assert redacted == front  # the document image without a side is the front
+    assert len({front, back, redacted, cropped}) == 4
+    # The document images without a side are the front; okID never says -front/-back are redacted.
+    assert unredacted == front
+    assert png_pixels(redacted)[2] == "okID sandbox FRONT redacted original"
+    assert png_pixels(front)[2] == "okID sandbox FRONT unredacted original"
+    assert png_pixels(back)[2] == "okID sandbox BACK unredacted original"
+    assert png_pixels(cropped)[2] == "okID sandbox FRONT redacted cropped"
+    assert png_pixels(cropped)[:2] < png_pixels(redacted)[:2]
+
+
+def test_side_images_may_be_served_redacted_the_other_reading(clock: FakeClock) -> None:
+    client = Client(OkidSandbox(SDK_KEY, BASE_URL, clock=clock, side_images="redacted"))
+    verification_id = new_verification(client)
+    decide(client, verification_id, "verified", webhook=False)
+
+    front = image(client, "get-verification-image-front", verification_id).get_data()
+    back = image(client, "get-verification-image-back", verification_id).get_data()
+
     assert png_pixels(front)[2] == "okID sandbox FRONT redacted original"
     assert png_pixels(back)[2] == "okID sandbox BACK redacted original"
-    assert png_pixels(unredacted)[2] == "okID sandbox FRONT unredacted original"
-    assert png_pixels(cropped)[2] == "okID sandbox FRONT redacted cropped"
-    assert png_pixels(cropped)[:2] < png_pixels(front)[:2]
+    assert front == image(client, "get-verification-image", verification_id).get_data()
+
+
+def test_the_unredacted_image_may_be_served_without_a_key_as_in_the_code_samples(clock: FakeClock) -> None:
+    sandbox = OkidSandbox(
+        SDK_KEY, BASE_URL, clock=clock, extra_sdk_keys=[OTHER_KEY], unredacted_needs_key=False
+    )
+    client = Client(sandbox)
+    verification_id = new_verification(client)
+    decide(client, verification_id, "verified", webhook=False)
+    unredacted = "get-verification-image-unredacted"
+
+    keyless = image(client, unredacted, verification_id, key=None)
+
+    assert keyless.status_code == 200
+    assert png_pixels(keyless.get_data())[2] == "okID sandbox FRONT unredacted original"
+    assert image(client, unredacted, "ver_000000000000000000000000", key=None).status_code == 404
+    # A key that is sent is still checked, and every other endpoint still needs one.
+    assert image(client, unredacted, verification_id, key="okid_wrong_key").json == INVALID_KEY
+    assert image(client, unredacted, verification_id, key=OTHER_KEY).json == FORBIDDEN
+    assert image(client, unredacted, verification_id).status_code == 200
+    for endpoint in ("get-verification-image", "get-verification-image-front", "get-verification-image-back"):
+        assert image(client, endpoint, verification_id, key=None).json == INVALID_KEY
 
 
 def test_attempt_index_0_is_the_default_and_the_only_attempt(client: Client) -> None:
@@ -482,6 +518,22 @@ def test_the_page_shows_the_status_the_outcome_buttons_and_the_webhook_checkbox(
     assert '<p id="status" data-status="pending">pending</p>' in page
     assert '<section id="select-mode" hidden>' in page
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_page_is_also_at_verify_as_in_the_documents_example_journey(client: Client) -> None:
+    verification_id = new_verification(client)
+
+    page = client.get(f"/verify?verification_id={verification_id}")
+    chosen = client.post(
+        f"/verify?verification_id={verification_id}",
+        data=json.dumps({"outcome": "verified", "webhook": False}),
+        content_type="application/json",
+    )
+
+    assert page.status_code == 200
+    assert '<button id="verified"' in page.get_data(as_text=True)
+    assert chosen.status_code == 200
+    assert current(client, verification_id) == "verified"
 
 
 def test_select_mode_shows_the_qr_code_or_same_device_choice(client: Client) -> None:
@@ -895,6 +947,7 @@ def test_webhook_paths_are_logged_without_their_last_segment(url: str, logged: s
         ({"sdk_key": SDK_KEY, "public_base_url": "127.0.0.1:4020"}, "http"),
         ({"sdk_key": SDK_KEY, "public_base_url": BASE_URL, "verification_ttl_seconds": 0}, "positive"),
         ({"sdk_key": SDK_KEY, "public_base_url": BASE_URL, "webhook_url": "ftp://h/x"}, "webhook_url"),
+        ({"sdk_key": SDK_KEY, "public_base_url": BASE_URL, "side_images": "blurred"}, "side_images"),
     ],
 )
 def test_constructor_refuses_bad_settings(kwargs: dict[str, Any], error: str) -> None:

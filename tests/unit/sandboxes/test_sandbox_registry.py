@@ -46,7 +46,13 @@ def test_sandboxes_registers_each_provider_once() -> None:
 def test_the_flags_and_their_defaults_are_the_contract() -> None:
     assert parsed() == {
         "jekimo_token_ttl": 120,
+        "jekimo_qrcode": "image",
+        "jekimo_timestamp": "seconds",
+        "jekimo_without_url": False,
+        "jekimo_without_risk": False,
         "okid_verification_ttl": 1800,
+        "okid_side_images": "unredacted",
+        "okid_unredacted_without_key": False,
         "datakeen_token_ttl": 86400,
         "datakeen_session_ttl": 3600,
         "faceki_token_ttl": 3600,
@@ -55,9 +61,17 @@ def test_the_flags_and_their_defaults_are_the_contract() -> None:
     flags = ["--jekimo-token-ttl", "30", "--okid-verification-ttl", "60"]
     flags += ["--datakeen-token-ttl", "90", "--datakeen-session-ttl", "120", "--faceki-token-ttl", "150"]
     flags += ["--faceki-minute-seconds", "2"]
+    flags += ["--jekimo-qrcode", "link", "--jekimo-timestamp", "milliseconds", "--jekimo-without-url"]
+    flags += ["--jekimo-without-risk", "--okid-side-images", "redacted", "--okid-unredacted-without-key"]
     assert parsed(*flags) == {
         "jekimo_token_ttl": 30,
+        "jekimo_qrcode": "link",
+        "jekimo_timestamp": "milliseconds",
+        "jekimo_without_url": True,
+        "jekimo_without_risk": True,
         "okid_verification_ttl": 60,
+        "okid_side_images": "redacted",
+        "okid_unredacted_without_key": True,
         "datakeen_token_ttl": 90,
         "datakeen_session_ttl": 120,
         "faceki_token_ttl": 150,
@@ -147,6 +161,40 @@ def test_jekimo_token_ttl_sets_how_long_a_login_token_lives() -> None:
     page = client.get(url.removeprefix(PUBLIC)).get_data(as_text=True)
 
     assert re.search(r'data-expires-in="(44|45)"', page)
+
+
+def test_the_jekimo_answer_flags_shape_its_answers() -> None:
+    arguments = parsed(
+        "--jekimo-qrcode",
+        "link",
+        "--jekimo-timestamp",
+        "string",
+        "--jekimo-without-url",
+        "--jekimo-without-risk",
+    )
+    sandbox = JekimoSandbox.from_arguments(PUBLIC, arguments)
+    client = Client(sandbox)
+    key = {"x-api-key": sandbox.credentials()["api_key"]}
+
+    token = client.post("/app.php/v1.1/auth/gettoken", headers=key).json
+    checked = client.post("/app.php/v1.1/auth/check", headers={**key, "token": token["token"]}).json  # type: ignore[index]
+
+    assert token is not None
+    assert set(token) == {"token", "timestamp", "qrcode"}
+    assert token["qrcode"].startswith(PUBLIC + "/app.php/v1.1/en/user/login/")
+    assert isinstance(token["timestamp"], str)
+    assert checked == {"status": "created", "pin": 0}
+
+
+def test_the_okid_image_flags_pick_a_reading_of_its_images() -> None:
+    arguments = parsed("--okid-side-images", "redacted", "--okid-unredacted-without-key")
+    sandbox = OkidSandbox.from_arguments(PUBLIC, arguments)
+
+    assert sandbox.images.serves("get-verification-image-back") == ("back", True)
+    assert not sandbox.images.needs_key("get-verification-image-unredacted")
+    default = OkidSandbox.from_arguments(PUBLIC, parsed())
+    assert default.images.serves("get-verification-image-back") == ("back", False)
+    assert default.images.needs_key("get-verification-image-unredacted")
 
 
 def test_okid_verification_ttl_sets_expires_at() -> None:

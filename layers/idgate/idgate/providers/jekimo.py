@@ -2,6 +2,10 @@
 
 Two form-encoded POSTs: `auth/gettoken` starts a login, `auth/check` is polled every 5 s until
 `OK`/`KO` or until the token's 120 s validity runs out. No webhooks exist, so sessions are polled.
+Header names are those of the document's curl examples (`x-api-key`, `min-age`, `two-af`), where its
+prose and PHP sample spell them otherwise; the answers are read in every shape the document allows
+(`jekimo_answers`). README's Jekimo notes say which reading is followed where the document disagrees
+with itself.
 Settings: `JEKIMO_BASE_URL`, `JEKIMO_TOKEN_TTL_SECONDS`; secret `{"api_key"}`.
 """
 
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar, Self
 
 import requests
@@ -19,7 +23,7 @@ from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
 from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
 from idgate.providers.http import json_object, send
-from idgate.qr import image_data_uri
+from idgate.providers.jekimo_answers import CheckAnswer, TokenAnswer
 from idgate.validation import validation_failed
 
 TOKEN_VALIDITY = timedelta(seconds=120)  # documented: a token is valid 120 s from its timestamp
@@ -51,19 +55,6 @@ class _Options(JekimoOptions):
         if self.two_factor and not self.email:
             raise ValueError("two_factor needs the session's email, to send the PIN to")
         return self
-
-
-class _Token(BaseModel):
-    token: str = Field(min_length=1)
-    timestamp: int
-    qrcode: str | None = None
-    url: str = Field(min_length=1)
-
-
-class _Check(BaseModel):
-    status: str
-    risk: bool = False
-    pin: int = 0
 
 
 class JekimoProvider:
@@ -117,19 +108,27 @@ class JekimoProvider:
             raise ProviderFailed(
                 "Jekimo refused to start a verification", code=_reason_for_error(body["error"]).value
             )
+        # An answer we cannot read is Jekimo's doing, not the network's: said as such (a 502 with
+        # provider_bad_response), and the caller may start again, which asks for a new token.
         try:
-            token = _Token.model_validate(body)
+            token = TokenAnswer.model_validate(body)
         except ValidationError as exc:
             raise ProviderFailed(
-                "Jekimo's answer lacks a token", code=Reason.PROVIDER_BAD_RESPONSE.value
+                "Jekimo's token answer is unreadable (token, timestamp, qrcode or url)",
+                code=Reason.PROVIDER_BAD_RESPONSE.value,
             ) from exc
-        issued = datetime.fromtimestamp(token.timestamp, UTC)
+        link = token.login_link
+        if link is None:
+            raise ProviderFailed(
+                "Jekimo's answer has no link for the user", code=Reason.PROVIDER_BAD_RESPONSE.value
+            )
         return NewVerification(
-            verification_url=token.url,
-            expires_at=issued + self._token_validity,
+            verification_url=link,
+            expires_at=token.timestamp + self._token_validity,
             provider_ref=hashlib.sha256(token.token.encode()).hexdigest(),
             provider_token=token.token,
-            qr_image=image_data_uri(token.qrcode),
+            # None when `qrcode` is a link: the API then draws the QR code of `verification_url`.
+            qr_image=token.qr_image,
         )
 
     def observe(self, session: Session) -> Observation:
@@ -140,7 +139,7 @@ class JekimoProvider:
         if "error" in body:
             raise ProviderRejected(_reason_for_error(body["error"]), "Jekimo refused the check")
         try:
-            check = _Check.model_validate(body)
+            check = CheckAnswer.model_validate(body)
         except ValidationError as exc:
             raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "unreadable Jekimo check answer") from exc
         return _observation(check, session)
@@ -164,19 +163,26 @@ def _reason_for_error(error: object) -> Reason:
     return Reason.PROVIDER_ERROR
 
 
-def _observation(check: _Check, session: Session) -> Observation:
-    data: dict[str, Any] = {}
-    min_age = session.options.get("min_age")
+def _observation(check: CheckAnswer, session: Session) -> Observation:
     if check.status == "created":
         return Observation(Status.PENDING, check.status)
-    if check.status == "OK":
-        if min_age is not None:
-            data["min_age_verified"] = min_age
-        reasons = (Reason.RISK_FLAGGED.value,) if check.risk else ()
-        if session.options.get("two_factor") and check.risk and check.pin:
-            code = f"{check.pin:06d}"
-            return Observation(Status.AWAITING_PIN, check.status, check.risk, reasons, data, code)
-        return Observation(Status.APPROVED, check.status, check.risk, reasons, data)
     if check.status == "KO":
         return Observation(Status.DECLINED, check.status, check.risk, (Reason.PROVIDER_DECLINED.value,))
-    raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "unknown Jekimo status")
+    if check.status != "OK":
+        raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "unknown Jekimo status")
+    data: dict[str, Any] = {}
+    min_age = session.options.get("min_age")
+    if min_age is not None:
+        data["min_age_verified"] = min_age
+    reasons = (Reason.RISK_FLAGGED.value,) if check.risk else ()
+    if session.options.get("two_factor"):
+        # Jekimo gives a PIN exactly when it wants the second factor, so the PIN decides, not `risk`
+        # (which may be missing): an approval never skips a PIN Jekimo gave.
+        if check.pin:
+            code = f"{check.pin:06d}"
+            return Observation(Status.AWAITING_PIN, check.status, check.risk, reasons, data, code)
+        if check.pin is None and check.risk is not False:
+            # A flagged or unknown risk and no word on the PIN: whether a second factor is owed is
+            # unknown, so nothing is approved; a later check may be whole (else the deadline ends it).
+            raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "Jekimo's OK says nothing of the PIN")
+    return Observation(Status.APPROVED, check.status, check.risk, reasons, data)

@@ -134,7 +134,7 @@ class OkidProvider:
             self._http,
             "POST",
             f"{self._portal}/api/generate-verification",
-            headers=self._headers(),
+            headers={**self._key(), "Content-Type": "application/json"},
             json=body,
         )
         if answer.status_code in (401, 403):
@@ -157,9 +157,7 @@ class OkidProvider:
     # ---- following ---------------------------------------------------------------------------
 
     def observe(self, session: Session) -> Observation:
-        answer = send(
-            self._http, "GET", self._url("get-verification-details", session), headers=self._headers()
-        )
+        answer = send(self._http, "GET", self._url("get-verification-details", session), headers=self._key())
         self._refuse(answer)
         try:
             details = _Details.model_validate(json_object(answer))
@@ -207,15 +205,15 @@ class OkidProvider:
         return None
 
     def image(self, session: Session, *, side: str, redacted: bool) -> Image | None:
-        """The accepted document image of `side`; None when okID has none."""
-        if redacted:
-            endpoint = f"get-verification-image-{side}"
-        elif side == "front":
-            # okID's unredacted endpoint serves the document image without a side: the front one.
-            endpoint = "get-verification-image-unredacted"
-        else:
+        """The accepted document image of `side`; None when okID has none.
+
+        Redacted, it is okID's redacted endpoint, the only one documented as redacted; it has no side
+        and serves the front, so there is no redacted back. Unredacted, it is the side's own endpoint
+        (`-front`, `-back`): okID does not say those are redacted, so they are not treated as such."""
+        if redacted and side != "front":
             return None
-        answer = send(self._http, "GET", self._url(endpoint, session), headers=self._headers())
+        endpoint = "get-verification-image" if redacted else f"get-verification-image-{side}"
+        answer = send(self._http, "GET", self._url(endpoint, session), headers=self._key())
         if answer.status_code == 404:
             return None
         self._refuse(answer)
@@ -233,9 +231,9 @@ class OkidProvider:
     def _url(self, endpoint: str, session: Session) -> str:
         return f"{self._portal}/api/{endpoint}/{quote(session.provider_ref or '', safe='')}"
 
-    def _headers(self) -> dict[str, str]:
-        sdk_key = self._context.secret("sdk_key")
-        return {"X-SDK-Key": sdk_key, "Content-Type": "application/json", "Accept": "application/json"}
+    def _key(self) -> dict[str, str]:
+        """The one header okID documents for every call (and sends `Content-Type` with a body only)."""
+        return {"X-SDK-Key": self._context.secret("sdk_key")}
 
     @staticmethod
     def _refuse(answer: requests.Response) -> None:
