@@ -21,7 +21,7 @@ from tests.support.caches import reset_idgate_caches
 from tests.support.counting import CountingProvider
 
 TOKEN_TTL = 6
-PIN_TTL = 3
+PIN_TTL = 6
 OKID_TTL = 60
 DATAKEEN_TTL = 60
 #: Another okID customer's key: its verifications are forbidden (403) to ours.
