@@ -22,7 +22,13 @@ import requests
 
 from devstack.aws import LocalAws
 from devstack.gateway import Gateway
-from devstack.lambdas import Lambdas, apply_environment, function_environment, restore_environment
+from devstack.lambdas import (
+    DEFAULT_CONCURRENCY,
+    Lambdas,
+    apply_environment,
+    function_environment,
+    restore_environment,
+)
 from devstack.mail import MailPrinter
 from devstack.provision import Provisioned, provision
 from devstack.sandboxes import SANDBOXES
@@ -60,6 +66,8 @@ class StackOptions:
     allow_unredacted_images: bool = False
     poll_interval: int = 5  # the template's PollIntervalSeconds
     pin_ttl: int = 600
+    #: Invocations of one function that run at once, each in its own execution environment (more wait).
+    lambda_concurrency: int = DEFAULT_CONCURRENCY
     template: Path = DEFAULT_TEMPLATE
     web_root: Path | None = REPO_ROOT / "web"
     parameters: dict[str, Any] = field(default_factory=dict)  # more template parameter values
@@ -88,7 +96,7 @@ class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
         self.template: Template = load_template(self.options.template)
-        self.lambdas = Lambdas(layers=self.template.layer_dirs())
+        self.lambdas = Lambdas(layers=self.template.layer_dirs(), concurrency=self.options.lambda_concurrency)
         self.aws: LocalAws | None = None
         self.resolver: Resolver | None = None
         self.provisioned: Provisioned | None = None

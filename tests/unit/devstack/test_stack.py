@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from devstack.__main__ import parse_args
+from devstack.lambdas import DEFAULT_CONCURRENCY
 from devstack.sandboxes import SANDBOXES
 from devstack.stack import DEV_KEYS, LocalStack, StackOptions
 from tests.e2e.stack import running_stack
@@ -174,3 +176,10 @@ def test_a_stack_that_cannot_start_shows_the_end_of_its_output(tmp_path: Path) -
         pass
 
     assert "missing.yaml" in str(failure.value)
+
+
+def test_the_lambda_concurrency_is_a_knob_of_at_least_one() -> None:
+    assert parse_args([]).lambda_concurrency == DEFAULT_CONCURRENCY
+    assert parse_args(["--lambda-concurrency", "3"]).lambda_concurrency == 3
+    with pytest.raises(SystemExit):
+        parse_args(["--lambda-concurrency", "0"])
