@@ -45,6 +45,7 @@ log = logging.getLogger("devstack")
 LOCAL_RETURN_URL_HOSTS = "localhost,127.0.0.1"
 KEYS_FUNCTION = "KeysFunction"
 POLL_PARAMETER = "PollIntervalSeconds"
+PUBLIC_URL_PARAMETER = "PublicApiUrl"
 SECRET_PREFIX_VARIABLE = "PROVIDER_SECRET_PREFIX"  # noqa: S105 - a variable's name
 DEV_KEYS = {"secret": "sk_local_dev", "publishable": "pk_local_dev"}
 DEV_CLIENT_ID = "local-dev"
@@ -128,8 +129,14 @@ class LocalStack:
         self.aws.reset()  # a fresh stack, even when an earlier one ran in this process
         aws_url = f"http://{shown_host}:{self.aws.port}"
         provider_urls = {sandbox.name: self._start_sandbox(sandbox, shown_host) for sandbox in SANDBOXES}
+        # Bound first, so that its URL is known: it is the API's public URL here, as a custom domain's is
+        # on AWS, and the providers' webhook URLs are built on it (never on a request's Host header).
+        api = BackgroundServer(None, o.host, o.port)
+        self._servers.append(api)
+        api_url = f"http://{shown_host}:{api.port}"
 
         parameters = {
+            PUBLIC_URL_PARAMETER: api_url,
             POLL_PARAMETER: o.poll_interval,
             "ReturnUrlAllowedHosts": LOCAL_RETURN_URL_HOSTS,
             "AllowUnredactedImages": "true" if o.allow_unredacted_images else "false",
@@ -157,11 +164,10 @@ class LocalStack:
         self._register_dev_keys()
 
         self.gateway = Gateway(self.template.http_api(self.resolver), self.lambdas.invoke, o.web_root)
-        api = BackgroundServer(self.gateway, o.host, o.port)
-        self._servers.append(api.start())
+        api.app = self.gateway
+        api.start()
         if o.print_mail:
             self._mail = MailPrinter(output=lambda text: print(text, flush=True)).start()
-        api_url = f"http://{shown_host}:{api.port}"
         self.urls = StackUrls(api_url, f"{api_url}/", aws_url, dict(DEV_KEYS), provider_urls)
         # As each provider's dashboard would be set up: the URL GET /v1/providers/{name}/webhook gives.
         for name, sandbox in self.sandboxes.items():

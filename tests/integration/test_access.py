@@ -75,3 +75,17 @@ def test_a_webhook_with_a_wrong_token_never_reaches_okid(integration: Integratio
     assert integration.okid.count(details) == before + 1
     # The body claimed "verified"; okID says pending, and that is what counts.
     assert integration.session(created["id"])["status"] == "pending"
+
+
+def test_webhook_urls_are_built_on_the_apis_own_url_whatever_host_and_scheme_a_caller_sends(
+    integration: Integration,
+):
+    forged = {"Host": "evil.example", "X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "evil.example"}
+    answer = requests.get(
+        f"{integration.api}/v1/providers/okid/webhook",
+        headers={"Authorization": "Bearer sk_local_dev", **forged},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert answer.json()["url"].startswith(f"{integration.api}/v1/webhooks/okid/")
+    assert answer.json()["url"] == integration.stack.webhook_url("okid")

@@ -23,6 +23,7 @@ FREE = {sandbox.name: 0 for sandbox in SANDBOXES}
 TEMPLATE = """
 Parameters:
   PollIntervalSeconds: {Type: Number, Default: 5}
+  PublicApiUrl: {Type: String, Default: ""}
 Globals:
   Function:
     Runtime: python3.12
@@ -30,6 +31,7 @@ Globals:
       Variables:
         KEYS_TABLE: !Ref KeysTable
         POLL_INTERVAL_SECONDS: !Ref PollIntervalSeconds
+        PUBLIC_API_URL: !Ref PublicApiUrl
         PROVIDER_SECRET_PREFIX: !Sub "${AWS::StackName}/providers/"
 Resources:
   KeysTable:
@@ -77,7 +79,7 @@ def handler(event, context):
     items = boto3.client("dynamodb").scan(TableName=os.environ["KEYS_TABLE"])["Items"]
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["SECRET_ID"])["SecretString"]
     names = ("POLL_INTERVAL_SECONDS", "PIN_TTL_SECONDS", "JEKIMO_BASE_URL", "JEKIMO_TOKEN_TTL_SECONDS",
-             "OKID_BASE_URL")
+             "OKID_BASE_URL", "PUBLIC_API_URL")
     env = {k: os.environ.get(k) for k in names}
     return {"keys": sorted(i["key_hash"]["S"] for i in items), "secret": json.loads(secret), "env": env}
 """
@@ -129,6 +131,8 @@ def test_the_stack_serves_the_api_with_handlers_wired_to_local_aws(stack: LocalS
     assert answer["env"]["JEKIMO_BASE_URL"] == stack.urls.providers["jekimo"]
     assert answer["env"]["JEKIMO_TOKEN_TTL_SECONDS"] == "9"  # the client matches its sandbox
     assert answer["env"]["OKID_BASE_URL"] == stack.urls.providers["okid"]
+    # The API's public URL here, as a custom domain's on AWS: webhook URLs are built on it.
+    assert answer["env"]["PUBLIC_API_URL"] == stack.urls.api
 
 
 def test_the_stack_uses_free_ports_and_tells_its_urls(stack: LocalStack) -> None:
