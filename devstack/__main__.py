@@ -14,11 +14,19 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from devstack.lambdas import DEFAULT_CONCURRENCY
 from devstack.sandboxes import SANDBOXES
 from devstack.stack import LocalStack, StackOptions
 from devstack.template import DEFAULT_TEMPLATE
 
 READY_PREFIX = "devstack ready "
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> StackOptions:
@@ -39,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
     )
     parser.add_argument("--poll-interval", type=int, default=5, help="seconds between two provider checks")
     parser.add_argument("--pin-ttl", type=int, default=600, help="seconds a two-factor PIN is valid")
+    parser.add_argument(
+        "--lambda-concurrency",
+        type=_at_least_one,
+        default=DEFAULT_CONCURRENCY,
+        help="invocations of one function that run at once, as Lambda runs them (more wait for a free one)",
+    )
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="the SAM template to run")
     parser.add_argument("--log-level", default="INFO", help="devstack's own log level")
     args = parser.parse_args(argv)
@@ -56,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         allow_unredacted_images=values.pop("allow_unredacted_images"),
         poll_interval=values.pop("poll_interval"),
         pin_ttl=values.pop("pin_ttl"),
+        lambda_concurrency=values.pop("lambda_concurrency"),
         template=values.pop("template"),
         # What is left are the sandboxes' own options.
         sandbox_arguments={name: value for name, value in values.items() if name != "log_level"},

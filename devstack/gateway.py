@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Request, Response
 
+from devstack.escaping import escaped_path, escaped_text
 from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, Authorizer, Cors, HttpApi, Route, Throttling
 
 if TYPE_CHECKING:
@@ -295,9 +296,9 @@ class Gateway:
         started = time.perf_counter()
         response = self._handle(request)
         elapsed = (time.perf_counter() - started) * 1000
-        # A webhook path ends in its secret token: never log it.
-        path = _WEBHOOK_TOKEN.sub(r"\1***", request.path)
-        log.info("%s %s %d %.0f ms", request.method, path, response.status_code, elapsed)
+        # A webhook path ends in its secret token: never log it. The rest comes from the caller: escaped.
+        path = escaped_path(_WEBHOOK_TOKEN.sub(r"\1***", request.path))
+        log.info("%s %s %d %.0f ms", escaped_text(request.method), path, response.status_code, elapsed)
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import decimal
 import importlib.util
 import json
@@ -11,16 +12,20 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack.isolation import isolate_powertools_requests
 from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, Function
 
 log = logging.getLogger("devstack.lambda")
 
 Handler = Callable[[Any, Any], Any]
+#: Concurrent invocations of one function (each in an execution environment of its own), by default.
+DEFAULT_CONCURRENCY = 10
 
 
 @dataclass
@@ -69,11 +74,12 @@ def json_roundtrip(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_decimal_as_float))
 
 
-def load_handler(function: Function) -> Handler:
-    """Imports the handler's module under a name of its own (two functions may both have `app.py`)."""
+def load_handler(function: Function, environment: int = 1) -> Handler:
+    """Imports the handler's module under a name of its own (two functions may both have `app.py`, and each
+    execution environment of a function has its own copy of the module)."""
     module_path, attribute = function.handler.rsplit(".", 1)
     path = function.code_uri / (module_path.replace(".", "/") + ".py")
-    unique = f"devstack_fn_{function.logical_id}"
+    unique = f"devstack_fn_{function.logical_id}" + (f"_{environment}" if environment > 1 else "")
     spec = importlib.util.spec_from_file_location(unique, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"{function.logical_id}: cannot load {path}")
@@ -94,40 +100,100 @@ def load_handler(function: Function) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
-class Lambdas:
-    """Handlers by logical id: the template's, imported on first use, or fakes that tests register."""
+class Environments:
+    """A function's execution environments. As on Lambda, each runs one invocation at a time with
+    module-level state of its own (the handler's module is imported once per environment: its resolver,
+    its caches), a new one starts (cold) when every one is busy, and at most `limit` run at once. Beyond
+    that Lambda throttles (429); here the invocation waits for a free environment, so that a burst in a
+    test is slowed down, not refused."""
 
-    def __init__(self, functions: Mapping[str, Function] | None = None, layers: Iterable[Path] = ()) -> None:
+    def __init__(self, load: Callable[[int], Handler], limit: int) -> None:
+        self._load = load
+        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._idle: list[Handler] = []
+        self.started = 0
+
+    def warm(self) -> None:
+        """Has at least one environment started (its import errors show now, not on a request)."""
+        with self.reserve():
+            pass
+
+    @contextmanager
+    def reserve(self) -> Iterator[Handler]:
+        """The handler of an idle environment (the last used, as Lambda reuses warm ones) or of a new one,
+        held until the invocation ends."""
+        with self._slots:
+            handler = self._take()
+            try:
+                yield handler
+            finally:
+                with self._lock:
+                    self._idle.append(handler)
+
+    def _take(self) -> Handler:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.started += 1
+            number = self.started
+        return self._load(number)
+
+
+class Lambdas:
+    """Handlers by logical id: the template's, imported on first use, or fakes that tests register.
+
+    Invocations of a function run concurrently, as on Lambda, up to `concurrency` at once (see
+    `Environments`), each in a context of its own, so that what a handler keeps in context variables
+    (Powertools' per-invocation log keys, the current request: see devstack.isolation) is its own.
+    """
+
+    def __init__(
+        self,
+        functions: Mapping[str, Function] | None = None,
+        layers: Iterable[Path] = (),
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         self.functions: dict[str, Function] = dict(functions or {})
-        self._handlers: dict[str, Handler] = {}
+        self.concurrency = concurrency
+        self._environments: dict[str, Environments] = {}
+        self._lock = threading.Lock()
+        # Module loading changes sys.path: one at a time.
         self._load_lock = threading.Lock()
-        # One invocation at a time per function, as in one Lambda container: module-level state
-        # (Powertools' logger keys, cached clients) is never shared by two concurrent requests.
-        self._locks: dict[str, threading.Lock] = {}
         for layer in layers:
             if str(layer) not in sys.path:
                 sys.path.insert(0, str(layer))
+        isolate_powertools_requests()
 
     def register(self, logical_id: str, handler: Handler, function: Function | None = None) -> None:
-        self._handlers[logical_id] = handler
+        with self._lock:
+            self._environments[logical_id] = Environments(lambda _: handler, self.concurrency)
         if function is not None:
             self.functions[logical_id] = function
 
     def __contains__(self, logical_id: object) -> bool:
-        return logical_id in self._handlers or logical_id in self.functions
+        return logical_id in self._environments or logical_id in self.functions
 
-    def handler(self, logical_id: str) -> Handler:
-        with self._load_lock:
-            if logical_id not in self._handlers:
+    def environments(self, logical_id: str) -> Environments:
+        with self._lock:
+            if logical_id not in self._environments:
                 if logical_id not in self.functions:
                     raise KeyError(f"no function {logical_id!r}")
-                self._handlers[logical_id] = load_handler(self.functions[logical_id])
-                self._locks[logical_id] = threading.Lock()
-            return self._handlers[logical_id]
+                function = self.functions[logical_id]
+                self._environments[logical_id] = Environments(
+                    lambda number: self._load(function, number), self.concurrency
+                )
+            return self._environments[logical_id]
+
+    def _load(self, function: Function, environment: int) -> Handler:
+        with self._load_lock:
+            return load_handler(function, environment)
 
     def load_all(self) -> None:
         for logical_id in self.functions:
-            self.handler(logical_id)
+            self.environments(logical_id).warm()
 
     def context(self, logical_id: str) -> LambdaContext:
         if logical_id in self.functions:
@@ -137,13 +203,13 @@ class Lambdas:
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Calls the handler with the event and returns its JSON result, or raises what the handler raised."""
-        handler = self.handler(logical_id)
-        lock = self._locks.setdefault(logical_id, threading.Lock())
+        environments = self.environments(logical_id)
         event = json_roundtrip(event)  # the handler gets its own copy, as JSON
         started = time.perf_counter()
         try:
-            with lock:
-                result = handler(event, self.context(logical_id))
+            with environments.reserve() as handler:
+                # A copy of the caller's context: what the handler sets in it stays in this invocation.
+                result = contextvars.copy_context().run(handler, event, self.context(logical_id))
             try:
                 result = json_roundtrip(result)
             except (TypeError, ValueError) as exc:

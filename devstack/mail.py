@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from devstack.escaping import escaped_text
 from devstack.template import LOCAL_REGION
 
 log = logging.getLogger("devstack.mail")
@@ -30,7 +31,9 @@ class SentMail:
 
     def render(self) -> str:
         rule = "-" * 60
-        head = f"From: {self.sender}\nTo: {', '.join(self.to)}\nSubject: {self.subject}"
+        # The address is a caller's: one line each, whatever it holds.
+        to = ", ".join(escaped_text(address) for address in self.to)
+        head = f"From: {escaped_text(self.sender)}\nTo: {to}\nSubject: {escaped_text(self.subject)}"
         return f"{rule}\n{head}\n\n{self.body}\n{rule}"
 
 

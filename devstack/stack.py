@@ -22,7 +22,13 @@ import requests
 
 from devstack.aws import LocalAws
 from devstack.gateway import Gateway
-from devstack.lambdas import Lambdas, apply_environment, function_environment, restore_environment
+from devstack.lambdas import (
+    DEFAULT_CONCURRENCY,
+    Lambdas,
+    apply_environment,
+    function_environment,
+    restore_environment,
+)
 from devstack.mail import MailPrinter
 from devstack.provision import Provisioned, provision
 from devstack.sandboxes import SANDBOXES
@@ -40,6 +46,7 @@ log = logging.getLogger("devstack")
 LOCAL_RETURN_URL_HOSTS = "localhost,127.0.0.1"
 KEYS_FUNCTION = "KeysFunction"
 POLL_PARAMETER = "PollIntervalSeconds"
+PUBLIC_URL_PARAMETER = "PublicApiUrl"
 SECRET_PREFIX_VARIABLE = "PROVIDER_SECRET_PREFIX"  # noqa: S105 - a variable's name
 DEV_KEYS = {"secret": "sk_local_dev", "publishable": "pk_local_dev"}
 DEV_CLIENT_ID = "local-dev"
@@ -61,6 +68,8 @@ class StackOptions:
     allow_unredacted_images: bool = False
     poll_interval: int = 5  # the template's PollIntervalSeconds
     pin_ttl: int = 600
+    #: Invocations of one function that run at once, each in its own execution environment (more wait).
+    lambda_concurrency: int = DEFAULT_CONCURRENCY
     template: Path = DEFAULT_TEMPLATE
     web_root: Path | None = REPO_ROOT / "web"
     parameters: dict[str, Any] = field(default_factory=dict)  # more template parameter values
@@ -89,7 +98,7 @@ class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
         self.template: Template = load_template(self.options.template)
-        self.lambdas = Lambdas(layers=self.template.layer_dirs())
+        self.lambdas = Lambdas(layers=self.template.layer_dirs(), concurrency=self.options.lambda_concurrency)
         self.aws: LocalAws | None = None
         self.resolver: Resolver | None = None
         self.provisioned: Provisioned | None = None
@@ -122,8 +131,14 @@ class LocalStack:
         self.aws.reset()  # a fresh stack, even when an earlier one ran in this process
         aws_url = f"http://{shown_host}:{self.aws.port}"
         provider_urls = {sandbox.name: self._start_sandbox(sandbox, shown_host) for sandbox in SANDBOXES}
+        # Bound first, so that its URL is known: it is the API's public URL here, as a custom domain's is
+        # on AWS, and the providers' webhook URLs are built on it (never on a request's Host header).
+        api = BackgroundServer(None, o.host, o.port)
+        self._servers.append(api)
+        api_url = f"http://{shown_host}:{api.port}"
 
         parameters = {
+            PUBLIC_URL_PARAMETER: api_url,
             POLL_PARAMETER: o.poll_interval,
             "ReturnUrlAllowedHosts": LOCAL_RETURN_URL_HOSTS,
             "AllowUnredactedImages": "true" if o.allow_unredacted_images else "false",
@@ -154,11 +169,10 @@ class LocalStack:
             self.pollers.append(StreamPoller(source, streams, self.lambdas.invoke).start())
 
         self.gateway = Gateway(self.template.http_api(self.resolver), self.lambdas.invoke, o.web_root)
-        api = BackgroundServer(self.gateway, o.host, o.port)
-        self._servers.append(api.start())
+        api.app = self.gateway
+        api.start()
         if o.print_mail:
             self._mail = MailPrinter(output=lambda text: print(text, flush=True)).start()
-        api_url = f"http://{shown_host}:{api.port}"
         self.urls = StackUrls(api_url, f"{api_url}/", aws_url, dict(DEV_KEYS), provider_urls)
         # As each provider's dashboard would be set up: the URL GET /v1/providers/{name}/webhook gives.
         for name, sandbox in self.sandboxes.items():

@@ -18,6 +18,7 @@ from idgate.http_api import (
     request_caller,
     request_json,
 )
+from idgate.logs import log_invocation
 from idgate.settings import get_settings
 from idgate.validation import validation_failed
 from idgate.wiring import default_service
@@ -95,6 +96,6 @@ def provider_resource(provider: str, resource: str) -> Response[str]:
     return json_response(200, default_service().provider_resource(request_caller(app), provider, resource))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@log_invocation(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

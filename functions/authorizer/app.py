@@ -9,11 +9,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.apikeys import authorize
+from idgate.logs import log_invocation
 from idgate.wiring import default_key_store
 
 logger = Logger(service="idgate")
 
 
-@logger.inject_lambda_context(clear_state=True)
+@log_invocation(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return authorize(default_key_store(), event.get("headers") or {})

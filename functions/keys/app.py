@@ -13,12 +13,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.apikeys import administer
 from idgate.errors import IdgateError
+from idgate.logs import log_invocation
 from idgate.wiring import default_key_store
 
 logger = Logger(service="idgate")
 
 
-@logger.inject_lambda_context(clear_state=True)
+@log_invocation(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         return administer(default_key_store(), event, now=lambda: datetime.now(UTC))

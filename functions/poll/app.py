@@ -9,19 +9,20 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.follow_state import AbortRequest, FollowState
+from idgate.logs import log_invocation
 from idgate.wiring import default_service
 
 logger = Logger(service="idgate")
 
 
-@logger.inject_lambda_context(clear_state=True)
+@log_invocation(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A malformed state is our own bug, never a caller's: let it fail the step loudly.
     if event.get("abort"):
         request = AbortRequest.model_validate(event)
-        logger.append_keys(session_id=request.session_id)
+        logger.thread_safe_append_keys(session_id=request.session_id)
         default_service().abort(request.session_id)
         return {"session_id": request.session_id, "done": True}
     state = FollowState.model_validate(event)
-    logger.append_keys(session_id=state.session_id)
+    logger.thread_safe_append_keys(session_id=state.session_id)
     return default_service().poll(state).model_dump()

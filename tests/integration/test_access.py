@@ -3,6 +3,8 @@ behind the emulated API Gateway."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import requests
 
 from tests.integration.conftest import Integration
@@ -75,3 +77,45 @@ def test_a_webhook_with_a_wrong_token_never_reaches_okid(integration: Integratio
     assert integration.okid.count(details) == before + 1
     # The body claimed "verified"; okID says pending, and that is what counts.
     assert integration.session(created["id"])["status"] == "pending"
+
+
+def test_webhook_urls_are_built_on_the_apis_own_url_whatever_host_and_scheme_a_caller_sends(
+    integration: Integration,
+):
+    forged = {"Host": "evil.example", "X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "evil.example"}
+    answer = requests.get(
+        f"{integration.api}/v1/providers/okid/webhook",
+        headers={"Authorization": "Bearer sk_local_dev", **forged},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert answer.json()["url"].startswith(f"{integration.api}/v1/webhooks/okid/")
+    assert answer.json()["url"] == integration.stack.webhook_url("okid")
+
+
+SESSIONS = 20  # twice the default concurrency: some wait for a free environment
+
+
+def test_concurrent_requests_of_several_clients_each_get_their_own_answer(integration: Integration):
+    # Given many sessions, created at once (the API and the authorizer run concurrently)
+    def create(n: int) -> dict:
+        return integration.create({"provider": "okid", "reference": f"r-{n}"})
+
+    with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
+        created = list(pool.map(create, range(SESSIONS)))
+    assert [session["reference"] for session in created] == [f"r-{n}" for n in range(SESSIONS)]
+
+    # When each browser reads its own session with its client secret, all at once
+    def read(session: dict) -> requests.Response:
+        url = f"{integration.api}/v1/sessions/{session['id']}"
+        return requests.get(url, headers={"X-Client-Secret": session["client_secret"]}, timeout=10)
+
+    with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
+        answers = list(pool.map(read, created))
+
+    # Then each got its own session, never another request's (the real handlers, run at once: the
+    # isolation itself is proven where a handler waits inside the request, tests/unit/devstack)
+    assert [a.status_code for a in answers] == [200] * SESSIONS
+    assert [(a.json()["id"], a.json()["reference"]) for a in answers] == [
+        (s["id"], s["reference"]) for s in created
+    ]

@@ -36,10 +36,14 @@ def test_the_checker_refuses_an_undocumented_status():
 
 def test_every_registered_provider_and_its_options_are_documented():
     schemas = openapi()["components"]["schemas"]
-    request = schemas["CreateSessionRequest"]["properties"]
-    assert request["provider"]["enum"] == provider_names()
-    documented = {ref["$ref"].rsplit("/", 1)[1] for ref in request["options"]["anyOf"]}
+    request = schemas["CreateSessionRequest"]
+    branches = {ref["$ref"].rsplit("/", 1)[1] for ref in request["oneOf"]}
+    mapping = request["discriminator"]["mapping"]
+    assert list(mapping) == provider_names()
+    assert {target.rsplit("/", 1)[1] for target in mapping.values()} == branches
     for provider in PROVIDERS:
+        branch = schemas[mapping[provider.name].rsplit("/", 1)[1]]["properties"]
+        assert branch["provider"]["const"] == provider.name
         name = provider.options_model.__name__
-        assert name in documented, name
+        assert branch["options"]["$ref"] == f"#/components/schemas/{name}", name
         assert set(schemas[name]["properties"]) == set(provider.options_model.model_fields), name

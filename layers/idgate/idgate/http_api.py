@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import ValidationError
 
+from idgate import public_url
 from idgate.api import MAX_BODY_BYTES, Caller
 from idgate.errors import IdgateError, InvalidJson, PayloadTooLarge, Unauthorized
 
@@ -66,12 +67,9 @@ def request_json(app: APIGatewayHttpResolver, *, object_only: bool = True) -> An
 
 
 def api_base_url(app: APIGatewayHttpResolver, public_api_url: str) -> str:
-    """The API's public base URL: the configured one, else the domain API Gateway was called on."""
-    if public_api_url:
-        return public_api_url.rstrip("/")
-    headers = app.current_event.headers
-    scheme = "http" if headers.get("x-forwarded-proto") == "http" else "https"
-    return f"{scheme}://{app.current_event.request_context.domain_name}"
+    """The API's public base URL: the configured one, else https on the domain API Gateway was called on
+    (never a scheme or a host from the request's headers: see idgate.public_url)."""
+    return public_url.api_base_url(public_api_url, app.current_event.request_context.domain_name)
 
 
 def install_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:

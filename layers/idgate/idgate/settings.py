@@ -12,7 +12,9 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from idgate.public_url import checked_public_api_url
 
 #: Variables that are never a provider's, whatever their prefix.
 _NOT_PROVIDER_VARIABLES = re.compile(r"^(AWS|POWERTOOLS|LAMBDA|_)")
@@ -42,13 +44,19 @@ class Settings(BaseModel):
     webhook_secret_name: str = Field(default="", alias="WEBHOOK_SECRET_NAME")
     return_url_allowed_hosts: str = Field(default="", alias="RETURN_URL_ALLOWED_HOSTS")
     allow_unredacted_images: bool = Field(default=False, alias="ALLOW_UNREDACTED_IMAGES")
-    #: The API's public base URL (a custom domain); empty: taken from the request (the execute-api host).
+    #: The API's public base URL (a custom domain), checked here; empty: https on the domain API Gateway
+    #: was called on (see idgate.public_url).
     public_api_url: str = Field(default="", alias="PUBLIC_API_URL")
     review_follow_hours: int = Field(default=168, ge=1, alias="REVIEW_FOLLOW_HOURS")
     #: How many open sessions one client may have at once; 0: no limit.
     max_open_sessions_per_client: int = Field(default=0, ge=0, alias="MAX_OPEN_SESSIONS_PER_CLIENT")
     #: The environment's other variables, for the providers' own settings (never shown: see `repr`).
     other_variables: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)
+
+    @field_validator("public_api_url")
+    @classmethod
+    def _public_api_url(cls, value: str) -> str:
+        return checked_public_api_url(value)
 
     @property
     def return_url_hosts(self) -> frozenset[str]:

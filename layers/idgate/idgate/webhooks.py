@@ -93,7 +93,7 @@ class Webhooks:
             logger.warning("webhook for an unknown verification", provider=provider.name)
             raise NotFound("no session for that verification", code="session_not_found")
         for session in found:
-            logger.append_keys(session_id=session.id)
+            logger.thread_safe_append_keys(session_id=session.id)
             if session.status.is_final:
                 logger.info("webhook for a final session; nothing to do", status=session.status.value)
                 continue

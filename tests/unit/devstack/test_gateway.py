@@ -276,6 +276,30 @@ def test_a_handler_exception_is_a_500_with_the_traceback_on_the_console(
     assert "RuntimeError: boom" in caplog.text
 
 
+def test_the_console_line_of_a_request_shows_its_path_escaped(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a path whose escapes decode to a line break, a space, ESC, a bidi override, and a literal "%0A"
+    sent = "/v1/files/a%0A12:00:00%20devstack.gateway:%20GET%20/forged%1B[2J%E2%80%AE/%250A/%C3%A9"
+
+    # When it is requested
+    with caplog.at_level(logging.INFO, logger="devstack.gateway"):
+        client.get(sent)
+
+    # Then its console line is one line, with the path encoded again (as sent), and nothing else in it
+    [line] = [r.getMessage() for r in caplog.records if r.name == "devstack.gateway"]
+    assert line.startswith(f"GET {sent} 404 ")  # no route: `{path+}` stops at the line break
+    assert line.isprintable()
+
+
+def test_a_webhook_path_is_logged_without_its_token(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="devstack.gateway"):
+        client.post("/v1/webhooks/okid/s3cr3t%0Atoken")
+
+    [line] = [r.getMessage() for r in caplog.records if r.name == "devstack.gateway"]
+    assert line.startswith("POST /v1/webhooks/okid/*** 404 ")
+
+
 # ---- authorizers ---------------------------------------------------------------------------------------
 
 

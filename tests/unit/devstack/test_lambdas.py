@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import decimal
+import json
 import os
 import sys
 import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +164,117 @@ def test_applying_an_environment_can_be_undone(monkeypatch: pytest.MonkeyPatch) 
     assert applied == ("after", "x")
     assert os.environ["DEVSTACK_TEST_OLD"] == "before"
     assert "DEVSTACK_TEST_NEW" not in os.environ
+
+
+# ---- concurrency ------------------------------------------------------------------------------------------
+
+
+def invoke_all(lambdas: Lambdas, calls: list[tuple[str, Any]]) -> list[Any]:
+    """Invokes every (function, event) from its own thread, all at once, as concurrent requests do."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(lambda call: lambdas.invoke(*call), calls))
+
+
+def test_invocations_of_one_function_run_at_once_up_to_the_concurrency() -> None:
+    # Given a function whose invocations meet in threes (a lone one would wait in vain) and count themselves
+    lambdas = Lambdas(concurrency=3)
+    meeting = threading.Barrier(3, timeout=5)
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def handler(event: Any, context: Any) -> str:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        meeting.wait()
+        time.sleep(0.05)  # a fourth one, were it let in, would be seen running
+        with lock:
+            running[0] -= 1
+        return "ok"
+
+    lambdas.register("F", handler)
+
+    # When nine invocations are made at once
+    results = invoke_all(lambdas, [("F", {})] * 9)
+
+    # Then they all ran, three at a time and never more
+    assert results == ["ok"] * 9
+    assert most[0] == 3
+
+
+def test_a_busy_function_starts_a_new_environment_with_its_own_module_state(tmp_path: Path) -> None:
+    # Given a handler module with module-level state, and two invocations that must overlap
+    write(
+        tmp_path / "stateful" / "app.py",
+        """
+        import devstack_test_meeting
+        SEEN = []
+        def handler(event, context):
+            SEEN.append(event["n"])
+            if event.get("meet"):
+                devstack_test_meeting.POINT.wait()
+            return {"module": __name__, "seen": list(SEEN)}
+    """,
+    )
+    # A sibling module is imported once for the process, so both environments meet at the same barrier.
+    write(
+        tmp_path / "stateful" / "devstack_test_meeting.py",
+        "import threading\nPOINT = threading.Barrier(2, timeout=5)\n",
+    )
+    lambdas = Lambdas({"Stateful": function(tmp_path, "Stateful")}, concurrency=2)
+    lambdas.load_all()
+
+    # When two invocations run at once, then one more runs alone
+    together = invoke_all(
+        lambdas, [("Stateful", {"n": 1, "meet": True}), ("Stateful", {"n": 2, "meet": True})]
+    )
+    later = lambdas.invoke("Stateful", {"n": 3})
+
+    # Then each ran in an environment of its own (its own module), and the next reused a warm one
+    assert {r["module"] for r in together} == {"devstack_fn_Stateful", "devstack_fn_Stateful_2"}
+    assert [r["seen"] for r in together] in ([[1], [2]], [[2], [1]])
+    assert lambdas.environments("Stateful").started == 2
+    assert later["seen"] in ([1, 3], [2, 3])
+
+
+def test_concurrent_requests_each_see_their_own_event_in_powertools_resolvers(tmp_path: Path) -> None:
+    # Given two functions built on Powertools' HTTP resolver, which keeps the current request in a class
+    # attribute shared by every resolver of the process
+    for name in ("first", "second"):
+        write(
+            tmp_path / name / "app.py",
+            """
+            import time
+            from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+            app = APIGatewayHttpResolver()
+            @app.get("/items/<item>")
+            def item(item):
+                time.sleep(0.01)  # long enough for another request to start meanwhile
+                return {"item": item, "path": app.current_event.raw_path,
+                        "request": app.lambda_context.aws_request_id}
+            def handler(event, context):
+                return {**app.resolve(event, context), "request": context.aws_request_id}
+        """,
+        )
+    lambdas = Lambdas({n: function(tmp_path, n) for n in ("First", "Second")}, concurrency=5)
+
+    def request(n: int) -> dict[str, Any]:
+        path = f"/items/{n}"
+        return {
+            "version": "2.0",
+            "routeKey": "GET /items/{item}",
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": {},
+            "requestContext": {"http": {"method": "GET", "path": path}, "stage": "$default"},
+            "isBase64Encoded": False,
+        }
+
+    # When 40 requests to both run at once
+    calls = [("First" if n % 2 else "Second", request(n)) for n in range(40)]
+    results = invoke_all(lambdas, calls)
+
+    # Then each answer is about its own request and its own invocation
+    for n, result in enumerate(results):
+        body = json.loads(result["body"])
+        assert (body["item"], body["path"], body["request"]) == (str(n), f"/items/{n}", result["request"])

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from devstack.__main__ import parse_args
+from devstack.lambdas import DEFAULT_CONCURRENCY
 from devstack.sandboxes import SANDBOXES
 from devstack.stack import DEV_KEYS, LocalStack, StackOptions
 from tests.e2e.stack import running_stack
@@ -21,6 +23,7 @@ FREE = {sandbox.name: 0 for sandbox in SANDBOXES}
 TEMPLATE = """
 Parameters:
   PollIntervalSeconds: {Type: Number, Default: 5}
+  PublicApiUrl: {Type: String, Default: ""}
 Globals:
   Function:
     Runtime: python3.12
@@ -28,6 +31,7 @@ Globals:
       Variables:
         KEYS_TABLE: !Ref KeysTable
         POLL_INTERVAL_SECONDS: !Ref PollIntervalSeconds
+        PUBLIC_API_URL: !Ref PublicApiUrl
         PROVIDER_SECRET_PREFIX: !Sub "${AWS::StackName}/providers/"
 Resources:
   KeysTable:
@@ -75,7 +79,7 @@ def handler(event, context):
     items = boto3.client("dynamodb").scan(TableName=os.environ["KEYS_TABLE"])["Items"]
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["SECRET_ID"])["SecretString"]
     names = ("POLL_INTERVAL_SECONDS", "PIN_TTL_SECONDS", "JEKIMO_BASE_URL", "JEKIMO_TOKEN_TTL_SECONDS",
-             "OKID_BASE_URL")
+             "OKID_BASE_URL", "PUBLIC_API_URL")
     env = {k: os.environ.get(k) for k in names}
     return {"keys": sorted(i["key_hash"]["S"] for i in items), "secret": json.loads(secret), "env": env}
 """
@@ -127,6 +131,8 @@ def test_the_stack_serves_the_api_with_handlers_wired_to_local_aws(stack: LocalS
     assert answer["env"]["JEKIMO_BASE_URL"] == stack.urls.providers["jekimo"]
     assert answer["env"]["JEKIMO_TOKEN_TTL_SECONDS"] == "9"  # the client matches its sandbox
     assert answer["env"]["OKID_BASE_URL"] == stack.urls.providers["okid"]
+    # The API's public URL here, as a custom domain's on AWS: webhook URLs are built on it.
+    assert answer["env"]["PUBLIC_API_URL"] == stack.urls.api
 
 
 def test_the_stack_uses_free_ports_and_tells_its_urls(stack: LocalStack) -> None:
@@ -174,3 +180,10 @@ def test_a_stack_that_cannot_start_shows_the_end_of_its_output(tmp_path: Path) -
         pass
 
     assert "missing.yaml" in str(failure.value)
+
+
+def test_the_lambda_concurrency_is_a_knob_of_at_least_one() -> None:
+    assert parse_args([]).lambda_concurrency == DEFAULT_CONCURRENCY
+    assert parse_args(["--lambda-concurrency", "3"]).lambda_concurrency == 3
+    with pytest.raises(SystemExit):
+        parse_args(["--lambda-concurrency", "0"])
