@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idgate.logs import log_invocation
 from idgate.session_access import SESSION_ID
 from idgate.wiring import default_service
 
@@ -31,12 +32,12 @@ def announce(record: DynamoDBRecord) -> None:
         return
     if "finalized_at" not in image or image.get("event_published") is True:
         return
-    logger.append_keys(session_id=session_id)
+    logger.thread_safe_append_keys(session_id=session_id)
     if default_service().publish_final(session_id):
         logger.debug("final-status event ensured")
 
 
-@logger.inject_lambda_context(clear_state=True)
+@log_invocation(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=announce, processor=processor, context=context
