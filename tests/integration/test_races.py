@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from tests.integration.conftest import Integration, act
+from tests.integration.conftest import Integration, act, eventually
 
 DUPLICATES = 1000
 PIN_ROUNDS = 12
@@ -114,4 +114,6 @@ def race_pins(integration: Integration, group: int) -> None:
             assert status in (409, 422), (session_id, status, answered)
     for created in sessions:
         assert integration.session(created["id"])["status"] == "approved"
-        assert len(integration.final_events(created["id"], settle=0.2)) == 1
+        # The event leaves from the table's stream, a moment after the write.
+        eventually(lambda: bool(integration.final_events(created["id"], settle=0.3)))  # noqa: B023
+        assert len(integration.final_events(created["id"])) == 1
