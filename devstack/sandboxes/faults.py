@@ -93,7 +93,7 @@ class ProviderFaults:
     ) -> None:
         """Fault ``share`` (0 to 1) of the API calls of the sandboxes ``names`` (None: all).
 
-        A ``seed`` restarts every generator from it; without one each goes on where it was.
+        A ``seed`` restarts every generator from it, and the counts; without one each goes on.
         """
         self.check(share, names=names, kinds=kinds, slow_seconds=slow_seconds, hang_seconds=hang_seconds)
         weights = dict.fromkeys(KINDS, 1.0) if kinds is None else dict(kinds)
@@ -105,6 +105,7 @@ class ProviderFaults:
             if seed is not None:
                 self._seed = seed
                 self._generators.clear()
+                self._counts.clear()
 
     @staticmethod
     def check(
@@ -159,7 +160,7 @@ class ProviderFaults:
         return Fault(kind)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """By sandbox: the API calls drawn for (``calls``) and the faults of each kind given."""
+        """By sandbox, since the last seed: the API calls drawn for (``calls``) and each kind's faults."""
         with self._lock:
             return {name: dict(counts) for name, counts in self._counts.items()}
 
