@@ -118,6 +118,8 @@ class ProviderFaults:
     ) -> None:
         """Raises ValueError unless ``configure`` would take these settings."""
         weights = dict.fromkeys(KINDS, 1.0) if kinds is None else dict(kinds)
+        if isinstance(names, str):  # would fault the sandboxes named by its letters
+            raise ValueError("providers is a list of sandbox names")
         if not 0.0 <= share <= 1.0:
             raise ValueError("provider_faults must be between 0 and 1")
         if set(weights) - set(KINDS) or any(w < 0 for w in weights.values()) or not any(weights.values()):
