@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from devstack import faults
 from devstack.lambdas import DEFAULT_CONCURRENCY
 from devstack.sandboxes import SANDBOXES
 from devstack.stack import LocalStack, StackOptions
@@ -55,6 +56,7 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
     )
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="the SAM template to run")
     parser.add_argument("--log-level", default="INFO", help="devstack's own log level")
+    faults.add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(name)s: %(message)s", datefmt="%X"
@@ -72,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         pin_ttl=values.pop("pin_ttl"),
         lambda_concurrency=values.pop("lambda_concurrency"),
         template=values.pop("template"),
+        faults=faults.FaultSettings.from_arguments(values),
         # What is left are the sandboxes' own options.
         sandbox_arguments={name: value for name, value in values.items() if name != "log_level"},
     )

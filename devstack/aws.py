@@ -3,7 +3,8 @@
 moto's Lambda never runs Python code without Docker, and its Step Functions engine invokes Lambda tasks over
 HTTP at http://localhost:$MOTO_PORT. So a small WSGI middleware in front of moto answers
 `POST /2015-03-31/functions/{name}/invocations` by calling the handler in-process (404 for a function it does
-not know); everything else is moto's.
+not know); everything else is moto's, behind `aws_faults.AwsFaultMiddleware` (which fails nothing unless
+`LocalAws.faults` is told to).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.wsgi import get_input_stream
 
 from devstack.atomic_writes import make_dynamodb_writes_atomic
+from devstack.aws_faults import AwsFaultMiddleware, AwsFaults
 from devstack.lambdas import Lambdas, MarshalError
 from devstack.server import BackgroundServer
 from devstack.template import LOCAL_REGION
@@ -136,12 +138,16 @@ class LocalAws:
         find_function: FindFunction | None = None,
         host: str = "127.0.0.1",
         port: int = 4566,
+        faults: AwsFaults | None = None,
     ) -> None:
         self.lambdas = lambdas or Lambdas()
+        self.faults = faults or AwsFaults()
         # Without a template, functions are named by their logical ids (handy for fakes in tests).
         self.find_function: FindFunction = find_function or self._by_logical_id
         moto_app = DomainDispatcherApplication(create_backend_app)
-        middleware = LambdaInvokeMiddleware(moto_app, self.lambdas.invoke, self._find)
+        # Invocations are served before the faults: Lambda's own API is never faulted.
+        faulty = AwsFaultMiddleware(moto_app, self.faults)
+        middleware = LambdaInvokeMiddleware(faulty, self.lambdas.invoke, self._find)
         self._server = BackgroundServer(middleware, host, port, request_handler=_QuietMotoRequestHandler)
         self.port = self._server.port
         self.url = self._server.url

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from devstack.aws import LocalAws
+from devstack.faults import FaultControl, FaultSettings, StackFaults
 from devstack.gateway import Gateway
 from devstack.lambdas import (
     DEFAULT_CONCURRENCY,
@@ -75,6 +76,8 @@ class StackOptions:
     parameters: dict[str, Any] = field(default_factory=dict)  # more template parameter values
     environment: dict[str, str] = field(default_factory=dict)  # more function environment variables
     print_mail: bool = True
+    #: Chaos: put in force once the stack is up (provisioning is never faulted); `LocalStack.faults` after.
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
     def port_of(self, sandbox: type[Sandbox]) -> int:
         return self.sandbox_ports.get(sandbox.name, sandbox.default_port)
@@ -109,6 +112,7 @@ class LocalStack:
         self._mail: MailPrinter | None = None
         self._previous_env: dict[str, str | None] = {}
         self.pollers: list[StreamPoller] = []  # the tables' change streams, delivered to their functions
+        self.faults = StackFaults(sandbox.name for sandbox in SANDBOXES)
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -127,7 +131,7 @@ class LocalStack:
     def _start(self) -> StackUrls:
         o = self.options
         shown_host = "127.0.0.1" if o.host in ("0.0.0.0", "") else o.host
-        self.aws = LocalAws(self.lambdas, host=o.host, port=o.aws_port).start()
+        self.aws = LocalAws(self.lambdas, host=o.host, port=o.aws_port, faults=self.faults.aws).start()
         self.aws.reset()  # a fresh stack, even when an earlier one ran in this process
         aws_url = f"http://{shown_host}:{self.aws.port}"
         provider_urls = {sandbox.name: self._start_sandbox(sandbox, shown_host) for sandbox in SANDBOXES}
@@ -169,7 +173,7 @@ class LocalStack:
             self.pollers.append(StreamPoller(source, streams, self.lambdas.invoke).start())
 
         self.gateway = Gateway(self.template.http_api(self.resolver), self.lambdas.invoke, o.web_root)
-        api.app = self.gateway
+        api.app = FaultControl(self.gateway, self.faults)
         api.start()
         if o.print_mail:
             self._mail = MailPrinter(output=lambda text: print(text, flush=True)).start()
@@ -177,6 +181,7 @@ class LocalStack:
         # As each provider's dashboard would be set up: the URL GET /v1/providers/{name}/webhook gives.
         for name, sandbox in self.sandboxes.items():
             sandbox.dashboard_webhook_url = self.webhook_url(name)
+        self.faults.apply(o.faults)
         return self.urls
 
     def webhook_url(self, provider: str) -> str | None:
@@ -202,6 +207,7 @@ class LocalStack:
             public, {**sandbox_defaults(), **self.options.sandbox_arguments}
         )
         self.sandboxes[sandbox_type.name] = sandbox
+        sandbox.faults = self.faults.provider
         wrap = self.options.sandbox_wrapper
         server.app = wrap(sandbox_type.name, sandbox) if wrap else sandbox
         server.start()
@@ -233,6 +239,7 @@ class LocalStack:
                 raise RuntimeError(f"could not register the dev key {key}: {result['error']}")
 
     def stop(self) -> None:
+        self.faults.close()
         if self._mail is not None:
             self._mail.stop()
             self._mail = None

@@ -5,6 +5,8 @@ the method ``on_x(request, **arguments)``), JSON error answers in the provider's
 raises ``SandboxError``; the sandbox's ``error_body`` shapes it), a lock and an injectable clock, and
 the background webhook sender (``webhooks.WebhookSender``). The helpers below parse JSON bodies with a
 size limit, compare keys in constant time, check URLs and make QR codes; ``pages`` has the page helpers.
+It also faults a share of the calls to the endpoints a sandbox names in ``api_endpoints`` when the stack
+asks it to (``faults``: chaos runs); nothing else ever is.
 
 ``Sandbox`` is the registration every provider sandbox makes, so that the local stack can start any of
 them the same way (``devstack.sandboxes.SANDBOXES`` lists them)::
@@ -42,6 +44,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from devstack.sandboxes.faults import ProviderFaults, serve
 from devstack.sandboxes.pages import json_response
 from devstack.sandboxes.webhooks import WebhookSender
 
@@ -148,6 +151,9 @@ class SandboxApp(WebhookSender):
 
     #: The provider's name in idgate (``jekimo``, ``okid``, ``datakeen``); logs say "<name> sandbox".
     name: ClassVar[str]
+    #: The endpoints (of its rules) that are the provider's API, which idgate calls: the only ones
+    #: ``faults`` may spoil. Pages a user or reviewer opens and the sandbox's own controls are not.
+    api_endpoints: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self, public_base_url: str, rules: Iterable[Rule], *, clock: Callable[[], float] = time.time
@@ -161,14 +167,33 @@ class SandboxApp(WebhookSender):
         self._clock = clock
         self._lock = threading.Lock()
         self._urls = Map(list(rules))
+        unknown = self.api_endpoints - {rule.endpoint for rule in self._urls.iter_rules()}
+        if unknown:
+            raise ValueError(f"api_endpoints names no rule: {', '.join(sorted(unknown))}")
+        #: Shared by a stack's sandboxes (it sets it); on its own a sandbox faults nothing.
+        self.faults = ProviderFaults()
 
     @property
     def public_base_url(self) -> str:
         return self._base_url
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        response = self.dispatch(Request(environ))
-        return response(environ, start_response)
+        request = Request(environ)
+        endpoint = self._api_endpoint(request)
+        fault = self.faults.draw(self.name, endpoint) if endpoint else None
+        if fault is None:
+            return self.dispatch(request)(environ, start_response)
+        return serve(fault, lambda: self.dispatch(request), environ, start_response, self.faults.sleep)
+
+    def _api_endpoint(self, request: Request) -> str | None:
+        """The API endpoint the request routes to; None for anything else (a page, a 404)."""
+        if not self.api_endpoints:
+            return None
+        try:
+            endpoint, _ = self._urls.bind_to_environ(request.environ).match()
+        except HTTPException:
+            return None
+        return endpoint if endpoint in self.api_endpoints else None
 
     def dispatch(self, request: Request) -> Response:
         """The answer of the ``on_<endpoint>`` method the request's path and method route to."""

@@ -283,6 +283,7 @@ class DatakeenSandbox(Sandbox):
     title = "Datakeen IDify"
     default_port = 3003
     api_path = API_PREFIX
+    api_endpoints = frozenset({"auth", "templates", "create", "result"})
     webhook_user_agent = "Datakeen-sandbox-webhook/1.0"
     #: The account ``from_arguments`` gives the sandbox (the local stack's).
     DEV_USERNAME: ClassVar[str] = "datakeen-sandbox"

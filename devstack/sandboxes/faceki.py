@@ -118,6 +118,7 @@ class FacekiSandbox(Sandbox):
     title = "FACEKI (KYC link)"
     default_port = 3004
     api_path = ""
+    api_endpoints = frozenset({"token", "rules", "create_link", "link", "record", "reference", "summary"})
     webhook_user_agent = "FACEKI-sandbox-webhook/1.0"
     #: The account ``from_arguments`` gives the sandbox (the local stack's).
     DEV_CLIENT_ID: ClassVar[str] = "faceki-sandbox-client"

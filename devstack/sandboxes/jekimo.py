@@ -99,6 +99,7 @@ class JekimoSandbox(Sandbox):
     title = "Jekimo"
     default_port = 3001
     api_path = API_PREFIX
+    api_endpoints = frozenset({"gettoken", "check"})
     #: The API key ``from_arguments`` gives the sandbox (the local stack's).
     DEV_API_KEY: ClassVar[str] = "jekimo-sandbox-key"
     DEFAULT_TOKEN_TTL: ClassVar[int] = 120

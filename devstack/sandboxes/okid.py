@@ -140,6 +140,7 @@ class OkidSandbox(Sandbox):
     title = "okID"
     default_port = 3002
     api_path = ""
+    api_endpoints = frozenset({"generate", "details", "image"})
     webhook_user_agent = "okID-sandbox-webhook/1.0"
     #: The SDK key ``from_arguments`` gives the sandbox (the local stack's).
     DEV_SDK_KEY: ClassVar[str] = "okid-sandbox-key"
