@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -117,3 +118,28 @@ def race_pins(integration: Integration, group: int) -> None:
         # The event leaves from the table's stream, a moment after the write.
         eventually(lambda: bool(integration.final_events(created["id"], settle=0.3)))  # noqa: B023
         assert len(integration.final_events(created["id"])) == 1
+
+
+def test_events_wait_out_an_eventbridge_outage_and_arrive_once(integration: Integration):
+    """EventBridge answers every PutEvents with an error for a while: final statuses are written all the
+    same, their events are held in the table's stream, and every one arrives once EventBridge is back."""
+    faults = integration.stack.faults
+    faults.update(aws_faults=1.0, services=["events"])
+    try:
+        created = [integration.create({"provider": "faceki"}) for _ in range(4)]
+        for session in created:
+            act(session["verification_url"], {"outcome": "accepted"})
+        for session in created:
+            integration.wait_for(session["id"], "approved")
+        time.sleep(2)
+        assert not any(integration.final_events(session["id"], settle=0.2) for session in created)
+        refused = faults.state()["counts"]["aws"]["events"]
+        assert sum(count for code, count in refused.items() if code != "calls") > 0
+    finally:
+        faults.update(aws_faults=0.0)
+    for session in created:
+        eventually(
+            lambda session=session: bool(integration.final_events(session["id"], settle=0.3)), timeout=30
+        )
+    for session in created:
+        assert len(integration.final_events(session["id"])) == 1
