@@ -39,6 +39,7 @@ schema = schemathesis.pytest.from_fixture("described")
     max_examples=25,
     deadline=None,
     derandomize=True,  # the same requests on every run: a failure can be replayed
+    database=None,  # nothing written into the repository
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )

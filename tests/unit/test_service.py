@@ -166,8 +166,9 @@ def test_a_provider_unreachable_at_the_deadline_ends_in_error_with_the_reason(wo
     service, provider, _, clock = world
     session = new_session(service)
     provider.answers = [ProviderUnavailable("provider_unreachable", "down")]
-    with pytest.raises(ProviderUnavailable):
-        service.poll(state(session))  # before the deadline: the state machine retries
+    for _ in range(3):
+        with pytest.raises(ProviderUnavailable):
+            service.poll(state(session))  # before the deadline: the state machine retries
     clock.now = session.expires_at
     service.poll(state(session))
     final = service.get_session(CALLER, session.id, None)
@@ -325,10 +326,26 @@ def test_an_outage_that_began_inside_the_final_stretch_is_not_an_error(world):
     clock.now = session.expires_at
     service.poll(state(session))
     assert final_of(service, session) == (Status.EXPIRED, ["verification_expired"])
-    assert provider.looks == 1 + 4  # the last look was tried four times
+    assert provider.looks == 1 + 6  # the last look was tried six times
 
 
 def test_an_outage_through_the_whole_final_stretch_is_an_error(world):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [UNREACHABLE]
+    for seconds_before in (31, 20, 10):  # a step and the state machine's two retries, each time
+        clock.now = session.expires_at - timedelta(seconds=seconds_before)
+        with pytest.raises(ProviderUnavailable):
+            service.poll(state(session))
+    clock.now = session.expires_at
+    service.poll(state(session))
+    assert final_of(service, session) == (Status.ERROR, ["provider_unreachable"])
+    assert service.get_session(CALLER, session.id, None).failed_looks == 3
+
+
+def test_a_few_unlucky_failures_through_the_final_stretch_are_not_an_error(world):
+    """A hang takes a look's whole time-out: two of them can span the final stretch. Seven looks that
+    failed in a row are not enough to say the provider was down."""
     service, provider, _, clock = world
     session = new_session(service)
     provider.answers = [UNREACHABLE]
@@ -336,8 +353,8 @@ def test_an_outage_through_the_whole_final_stretch_is_an_error(world):
     with pytest.raises(ProviderUnavailable):
         service.poll(state(session))
     clock.now = session.expires_at
-    service.poll(state(session))
-    assert final_of(service, session) == (Status.ERROR, ["provider_unreachable"])
+    service.poll(state(session))  # six tries of the last look fail too: seven in a row
+    assert final_of(service, session) == (Status.EXPIRED, ["verification_expired"])
 
 
 def test_a_recovered_provider_starts_the_outage_clock_again(world):

@@ -104,8 +104,10 @@ class Session(BaseModel):
     finalized_at: datetime | None = None
     event_published: bool = False
     last_poll_error: str | None = None
-    #: When the provider became unreachable (the first failed look since the last good one).
+    #: When the provider became unreachable (the first failed look since the last good one), and how
+    #: many looks failed in a row since.
     unreachable_since: datetime | None = None
+    failed_looks: int = 0
     pin_hash: str | None = None
     pin_deadline: datetime | None = None
     pin_attempts: int = 0

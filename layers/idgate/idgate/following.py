@@ -116,7 +116,7 @@ class Following:
         if not can_move(session.status, target):
             # The same status again, or an older one arriving late: nothing to record but recovery.
             if (session.last_poll_error or session.unreachable_since) and not session.status.is_final:
-                recovered = {"last_poll_error": None, "unreachable_since": None}
+                recovered = {"last_poll_error": None, "unreachable_since": None, "failed_looks": 0}
                 deps.sessions.update_open(session.id, now=now, fields=recovered)
             return session
         result = Result(
@@ -135,6 +135,7 @@ class Following:
             fields: dict[str, Any] = {
                 "last_poll_error": None,
                 "unreachable_since": None,
+                "failed_looks": 0,
                 "result": result.model_dump(mode="json"),
             }
             limit = deps.providers[session.provider].follow_limit(target)
@@ -153,7 +154,11 @@ class Following:
             "provider unreachable", session_id=session.id, provider=provider.name, reason=exc.reason
         )
         since = session.unreachable_since or now
-        fields = {"last_poll_error": exc.reason, "unreachable_since": since.isoformat()}
+        fields = {
+            "last_poll_error": exc.reason,
+            "unreachable_since": since.isoformat(),
+            "failed_looks": session.failed_looks + 1,
+        }
         self._deps.sessions.update_open(session.id, now=now, fields=fields)
 
     def _at_deadline(self, provider: Provider, session: Session, interval: int) -> Session | None:
@@ -163,7 +168,9 @@ class Following:
         (a review): then that session, still open, is returned."""
         started = time.monotonic()
         failure: ProviderUnavailable | None = None
+        tries = 0
         for pause in (*deadline.LAST_LOOK_PAUSES, None):
+            tries += 1
             try:
                 observation = provider.observe(session)
             except ProviderUnavailable as exc:
@@ -185,7 +192,7 @@ class Following:
             self._finalizer.finalize(current, deadline.without_verdict(current))
             return None
         assert failure is not None
-        result = deadline.after_unreachable(session, failure.reason, interval)
+        result = deadline.after_unreachable(session, failure.reason, interval, tries)
         self._finalizer.finalize(session, result)
         return None
 
