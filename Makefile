@@ -4,9 +4,11 @@ SHELL := /bin/bash
 
 VENV      := .venv
 SAM_VENV  := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY        := $(VENV)/bin/python
 SAM       := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
 ASL       := tools/node_modules/.bin/asl-validator
+TRANSLATED := .aws-sam/translated-template.json
 PYTEST_ARGS ?=
 
 .PHONY: help run test lint typecheck validate build unit integration e2e bench clean
@@ -29,6 +31,13 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	@touch $@
 
+# checkov lives in its own virtual environment: its dependencies would clash with the project's pins.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@rm -rf $(CHECKOV_VENV)
+	"$$(scripts/find-python.sh)" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
 $(ASL): tools/package.json tools/package-lock.json
 	cd tools && npm ci --silent --no-audit --no-fund
 	@touch $@
@@ -43,8 +52,13 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-validate: $(SAM_VENV)/.installed $(VENV)/.installed $(ASL)
+# cfn-lint reads .cfnlintrc (informational checks too); checkov reads the template through the SAM transform,
+# where the roles SAM generates exist, and honours the skips each resource's Metadata justifies.
+validate: $(SAM_VENV)/.installed $(VENV)/.installed $(CHECKOV_VENV)/.installed $(ASL)
 	$(SAM) validate --lint --region us-east-1
+	$(SAM_VENV)/bin/cfn-lint
+	$(PY) -m devstack.translate $(TRANSLATED)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(TRANSLATED)
 	@for definition in statemachine/*.asl.json; do \
 	  $(ASL) --json-path "$$definition" --no-arn-check || exit 1; \
 	done
@@ -70,4 +84,4 @@ bench: $(VENV)/.installed
 	$(PY) -m pytest benchmarks --benchmark-only -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam tools/node_modules .pytest_cache .mypy_cache .ruff_cache
