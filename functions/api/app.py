@@ -23,6 +23,30 @@ from idgate.settings import get_settings
 from idgate.validation import validation_failed
 from idgate.wiring import default_service
 
+#: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
+#: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
+#: template.yaml to it, and it to the calls the layer makes.
+AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # sessions (create, read, PIN tries), idempotency keys (claim, complete, release), shared provider tokens
+    "${SessionsTable.Arn}": (
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ),
+    "${SessionsTable.Arn}/index/open_by_client": ("dynamodb:Query",),  # a client's open sessions, counted
+    "${EncryptionKey.Arn}": ("kms:Encrypt", "kms:Decrypt"),  # shared tokens, replayable client secrets
+    # every provider's credentials
+    (
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+        ":secret:${AWS::StackName}/providers/*"
+    ): ("secretsmanager:GetSecretValue",),
+    "${WebhookSecret}": ("secretsmanager:GetSecretValue",),  # webhook URLs given to providers
+    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-poll": (
+        "states:StartExecution",
+    ),
+}
+
 logger = Logger(service="idgate")
 app = APIGatewayHttpResolver()
 install_error_handlers(app, logger)

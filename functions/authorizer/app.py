@@ -12,6 +12,13 @@ from idgate.apikeys import authorize
 from idgate.logs import log_invocation
 from idgate.wiring import default_key_store
 
+#: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
+#: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
+#: template.yaml to it, and it to the calls the layer makes.
+AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "${KeysTable.Arn}": ("dynamodb:GetItem",),  # a key, by its hash
+}
+
 logger = Logger(service="idgate")
 
 

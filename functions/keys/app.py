@@ -16,6 +16,14 @@ from idgate.errors import IdgateError
 from idgate.logs import log_invocation
 from idgate.wiring import default_key_store
 
+#: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
+#: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
+#: template.yaml to it, and it to the calls the layer makes.
+AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # create and import (put; read back on a conflict), revoke (update), list (scan)
+    "${KeysTable.Arn}": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"),
+}
+
 logger = Logger(service="idgate")
 
 

@@ -12,6 +12,27 @@ from idgate.follow_state import AbortRequest, FollowState
 from idgate.logs import log_invocation
 from idgate.wiring import default_service
 
+#: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
+#: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
+#: template.yaml to it, and it to the calls the layer makes.
+AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # sessions (read, record what the provider says), shared provider tokens
+    "${SessionsTable.Arn}": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "${EncryptionKey.Arn}": ("kms:Encrypt", "kms:Decrypt"),  # shared tokens
+    # every provider's credentials
+    (
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+        ":secret:${AWS::StackName}/providers/*"
+    ): ("secretsmanager:GetSecretValue",),
+    # a second factor's PIN, from SenderEmail only (a condition): any identity, as SES checks a sandbox
+    # recipient's too
+    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*": ("ses:SendEmail",),
+    # a long follow-up's next execution
+    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-poll": (
+        "states:StartExecution",
+    ),
+}
+
 logger = Logger(service="idgate")
 
 

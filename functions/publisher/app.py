@@ -19,6 +19,15 @@ from idgate.logs import log_invocation
 from idgate.session_access import SESSION_ID
 from idgate.wiring import default_service
 
+#: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
+#: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
+#: template.yaml to it, and it to the calls the layer makes.
+AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # read a final session, claim its event, mark it published (SAM adds the stream's read actions)
+    "${SessionsTable.Arn}": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default": ("events:PutEvents",),
+}
+
 logger = Logger(service="idgate")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 

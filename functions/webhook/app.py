@@ -14,6 +14,24 @@ from idgate.http_api import install_error_handlers, json_response, request_bytes
 from idgate.logs import log_invocation
 from idgate.wiring import default_service
 
+#: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
+#: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
+#: template.yaml to it, and it to the calls the layer makes.
+AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # sessions (read, record what the provider says), shared provider tokens
+    "${SessionsTable.Arn}": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "${SessionsTable.Arn}/index/by_provider_ref": ("dynamodb:Query",),  # the sessions a webhook names
+    "${EncryptionKey.Arn}": ("kms:Encrypt", "kms:Decrypt"),  # shared tokens
+    # every provider's credentials
+    (
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+        ":secret:${AWS::StackName}/providers/*"
+    ): ("secretsmanager:GetSecretValue",),
+    "${WebhookSecret}": ("secretsmanager:GetSecretValue",),  # the path token it checks
+    # No email: a webhook can move a session to awaiting_pin only for a provider that takes webhooks and
+    # has a second factor, and none has (a test says so).
+}
+
 logger = Logger(service="idgate")
 app = APIGatewayHttpResolver()
 install_error_handlers(app, logger)
