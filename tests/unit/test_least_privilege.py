@@ -21,9 +21,10 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from devstack.template import REPO_ROOT, Resolver, Template, load_template
+from devstack.template import REPO_ROOT
 from idgate.providers import PROVIDERS
 from idgate.settings import Settings
+from tests.support.permissions import declared, function_ids, resolver, template
 
 LAYER = REPO_ROOT / "layers" / "idgate" / "idgate"
 #: The boto3 services idgate may call, with their IAM action prefix.
@@ -61,21 +62,6 @@ LOG_DELIVERY = {
 }
 
 
-@cache
-def template() -> Template:
-    return load_template()
-
-
-@cache
-def resolver() -> Resolver:
-    return template().resolver()
-
-
-def function_ids() -> list[str]:
-    resources = template().document["Resources"]
-    return sorted(lid for lid, r in resources.items() if r["Type"] == "AWS::Serverless::Function")
-
-
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -101,21 +87,6 @@ def granted(role: Mapping[str, Any]) -> set[tuple[str, str]]:
             for resource in as_list(resolver().resolve(statement["Resource"])):
                 pairs.add((action, resource))
     return pairs
-
-
-def declared(logical_id: str) -> dict[str, tuple[str, ...]]:
-    """The handler's AWS_PERMISSIONS, read from its source (nothing is imported or run)."""
-    function = template().functions()[logical_id]
-    module = function.handler.rsplit(".", 1)[0].replace(".", "/")
-    tree = ast.parse((function.code_uri / f"{module}.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign | ast.Assign):
-            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
-            if any(isinstance(t, ast.Name) and t.id == "AWS_PERMISSIONS" for t in targets):
-                assert node.value is not None
-                value: dict[str, tuple[str, ...]] = ast.literal_eval(node.value)
-                return value
-    raise AssertionError(f"{logical_id}: its handler declares no AWS_PERMISSIONS")
 
 
 def declared_pairs(logical_id: str) -> set[tuple[str, str]]:
