@@ -5,6 +5,7 @@ tests move. No moto: these run in milliseconds."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -566,3 +567,25 @@ def test_a_client_may_not_hold_more_open_sessions_than_the_limit(guarded):
     provider.answers = [Observation(Status.DECLINED, "KO")]
     service.poll(state(sessions[0]))  # a final session frees its place
     assert service.create_session(CALLER, {"provider": "fake"})[0].status is Status.PENDING
+
+
+def test_what_happens_to_a_session_is_counted_by_provider_and_status(world, capsys):
+    service, provider, _, clock = world
+    session = new_session(service)
+    provider.answers = [UNREACHABLE, Observation(Status.DECLINED, "KO")]
+    with pytest.raises(ProviderUnavailable):
+        service.poll(state(session))
+    clock.now += timedelta(seconds=30)
+    service.poll(state(session))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    counted = {
+        (name, line.get("provider"), line.get("status") or line.get("reason"))
+        for line in lines
+        for name in (m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"])
+    }
+    assert ("SessionsCreated", "fake", None) in counted
+    assert ("ProviderCallFailures", "fake", "provider_unreachable") in counted
+    assert ("SessionsFinalized", "fake", "declined") in counted
+    [took] = [line["TimeToVerdict"] for line in lines if "TimeToVerdict" in line]
+    assert took == [30.0]
+    assert not any(session.id in json.dumps(line) for line in lines)  # never a dimension

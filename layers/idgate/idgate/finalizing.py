@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
+from idgate import metrics
 from idgate.domain import Reason, Result, Session, Status
 from idgate.ports import Dependencies
 
@@ -44,6 +45,10 @@ class Finalizer:
         logger.info(
             "session finalized", session_id=session.id, status=result.decision.value, reasons=result.reasons
         )
+        status = result.decision.value
+        metrics.count(metrics.SESSIONS_FINALIZED, provider=session.provider, status=status)
+        took = (self._deps.clock() - session.created_at).total_seconds()
+        metrics.seconds(metrics.TIME_TO_VERDICT, took, provider=session.provider, status=status)
         return True
 
     def ensure_event(self, session: Session) -> None:

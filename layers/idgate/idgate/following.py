@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from idgate import deadline
+from idgate import deadline, metrics
 from idgate.domain import Reason, Result, Session, Status, can_move
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.finalizing import Finalizer, declined
@@ -88,6 +88,7 @@ class Following:
             logger.warning(
                 "provider refused", session_id=session.id, provider=provider.name, reason=exc.reason
             )
+            metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
             if deadline.over_near_deadline(exc, session, now):
                 self._finalizer.finalize(session, deadline.without_verdict(session))
             else:
@@ -153,6 +154,7 @@ class Following:
         logger.warning(
             "provider unreachable", session_id=session.id, provider=provider.name, reason=exc.reason
         )
+        metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
         since = session.unreachable_since or now
         fields = {
             "last_poll_error": exc.reason,
@@ -176,6 +178,7 @@ class Following:
             except ProviderUnavailable as exc:
                 failure = exc
                 logger.warning("last look failed", session_id=session.id, reason=exc.reason)
+                metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
                 if pause is None or time.monotonic() - started + pause > deadline.LAST_LOOK_BUDGET_SECONDS:
                     break
                 self._deps.sleep(pause)

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from idgate import metrics
 from idgate.api import Caller, CreateSessionRequest
 from idgate.domain import Reason, Session, Status
 from idgate.errors import (
@@ -115,9 +116,13 @@ class Sessions:
             started = provider.start(start)
         except ProviderUnavailable as exc:
             logger.warning("provider unreachable at start", provider=provider.name, reason=exc.reason)
+            metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
             raise ProviderFailed(
                 f"{provider.name} could not be reached", code="provider_unavailable"
             ) from exc
+        except ProviderFailed as exc:  # a refusal: our account, credentials or request
+            metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.code)
+            raise
         now = deps.clock()
         client_secret = new_id("cs", 24)
         keeps_email = isinstance(provider, SecondFactorProvider) and provider.second_factor_requested(options)
@@ -140,6 +145,7 @@ class Sessions:
             verification_url=started.verification_url,
         )
         deps.sessions.add(session)
+        metrics.count(metrics.SESSIONS_CREATED, provider=provider.name)
         logger.info(
             "session created", session_id=session.id, provider=provider.name, client_id=caller.client_id
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from idgate import metrics
 from idgate.api import Caller
 from idgate.errors import (
     Forbidden,
@@ -61,6 +62,19 @@ class Webhooks:
     ) -> dict[str, Any]:
         """A provider says something changed. The body is only a hint: we find the sessions it names,
         re-read the provider's state with our own credentials, and apply that. Nothing else is trusted."""
+        # A name from the path is the caller's: only registered ones become a metric dimension.
+        known = provider_name if provider_name in self._providers else "unknown"
+        try:
+            applied = self._receive(provider_name, token, headers, body)
+        except Exception:
+            metrics.count(metrics.WEBHOOKS_RECEIVED, provider=known, outcome="refused")
+            raise
+        outcome = "applied" if applied else "ignored"
+        metrics.count(metrics.WEBHOOKS_RECEIVED, provider=known, outcome=outcome)
+        return {"received": True}
+
+    def _receive(self, provider_name: str, token: str, headers: Mapping[str, str], body: bytes) -> bool:
+        """True when the webhook moved a session forward."""
         provider = self._providers.get(provider_name)
         expected = self._deps.webhook_tokens(provider_name) if isinstance(provider, WebhookProvider) else ""
         if (
@@ -92,6 +106,7 @@ class Webhooks:
         if not found:
             logger.warning("webhook for an unknown verification", provider=provider.name)
             raise NotFound("no session for that verification", code="session_not_found")
+        applied = False
         for session in found:
             logger.thread_safe_append_keys(session_id=session.id)
             if session.status.is_final:
@@ -101,11 +116,14 @@ class Webhooks:
                 observation = provider.observe(session)
             except ProviderUnavailable as exc:
                 logger.warning("webhook re-read failed; the follow-up will catch up", reason=exc.reason)
+                metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
                 continue
             except ProviderRejected as exc:
                 logger.warning("provider refused the re-read", reason=exc.reason)
-                self._finalizer.error(session, exc.reason)
+                metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
+                applied |= self._finalizer.error(session, exc.reason)
                 continue
             current = self._following.apply(session, observation)
+            applied |= current.status is not session.status
             logger.info("webhook applied", status=current.status.value)
-        return {"received": True}
+        return applied
