@@ -80,7 +80,8 @@ e2e: $(VENV)/.installed
 	scripts/ensure-chromium.sh
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed
+# The cold-start benchmark measures what `sam build` made: build first.
+bench: build $(VENV)/.installed
 	$(PY) -m pytest benchmarks --benchmark-only -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:

@@ -10,7 +10,7 @@ import json
 import logging
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -21,6 +21,8 @@ from devstack.stack import LocalStack, StackOptions
 from devstack.template import DEFAULT_TEMPLATE
 
 READY_PREFIX = "devstack ready "
+#: How often the main thread looks whether SIGINT or SIGTERM asked it to stop.
+STOP_POLL_SECONDS = 0.2
 
 
 def _at_least_one(text: str) -> int:
@@ -82,10 +84,13 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
-    stopping = threading.Event()
+    signals: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
+        # Only a note, and no lock: a handler runs in the main thread between any two of its steps. Setting a
+        # threading.Event here (which takes the Event's lock) hung for good when a signal came while the main
+        # thread held that lock, waiting on the same Event, and every later signal was then ignored.
+        signals.append(signum)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -97,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(stack.banner(), flush=True)
     print(READY_PREFIX + json.dumps(urls.as_dict()), flush=True)
-    while not stopping.wait(0.5):
-        pass
+    while not signals:
+        time.sleep(STOP_POLL_SECONDS)  # a signal cuts it short, runs the handler, then it sleeps on
     print("stopping", flush=True)
     stack.stop()
+    print("stopped", flush=True)
     return 0
 
 

@@ -4,7 +4,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from devstack.template import load_template
-from idgate.providers import PROVIDERS, provider_names
+from idgate.providers.registry import PROVIDERS, provider_names
 from tests.support.contract import assert_documented, openapi
 
 

@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from idgate.api import CreateSessionRequest, PinRequest
-from idgate.providers import PROVIDERS, provider_names
 from idgate.providers.base import Provider
+from idgate.providers.registry import PROVIDERS, provider_names
 from tests.support.contract import openapi
 
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from idgate.providers import PROVIDERS, build_providers, provider_names
 from idgate.providers.base import SecondFactorProvider, WebhookProvider
 from idgate.providers.datakeen import DatakeenProvider
 from idgate.providers.http import new_http_session
+from idgate.providers.registry import PROVIDERS, build_providers, provider_names
 from idgate.secrets import derive_webhook_token
 from idgate.settings import Settings
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import boto3
 from botocore.exceptions import ClientError
 
 from idgate.errors import Conflict
@@ -63,10 +62,17 @@ def in_use() -> Conflict:
     )
 
 
+def _new_client(service: str) -> Any:
+    # boto3 is imported when the first client is made, not with this module (see idgate.wiring).
+    import boto3
+
+    return boto3.client(service)
+
+
 class TableIdempotencyKeys:
     """`IdempotencyKeys` in the sessions table, client secrets encrypted with KMS."""
 
-    def __init__(self, table_name: str, key_id: str, *, client: Callable[[str], Any] = boto3.client) -> None:
+    def __init__(self, table_name: str, key_id: str, *, client: Callable[[str], Any] = _new_client) -> None:
         self._table = table_name
         self._key_id = key_id
         self._client = client

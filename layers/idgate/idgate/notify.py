@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
-
 from idgate.domain import Session
 from idgate.follow_state import FollowState
 
@@ -27,13 +25,20 @@ def final_event_detail(session: Session) -> dict[str, Any]:
     }
 
 
+def _new_client(service: str) -> Any:
+    # boto3 is imported when the first client is made, not with this module (see idgate.wiring).
+    import boto3
+
+    return boto3.client(service)
+
+
 class EventPublisher:
     def __init__(self, bus_name: str, *, client: Any = None) -> None:
         self._bus = bus_name
         self._client = client
 
     def session_finalized(self, session: Session) -> None:
-        self._client = self._client or boto3.client("events")
+        self._client = self._client or _new_client("events")
         answer = self._client.put_events(
             Entries=[
                 {
@@ -55,7 +60,7 @@ class Mailer:
         self._client = client
 
     def send_pin(self, *, to: str, pin: str, valid_minutes: int) -> None:
-        self._client = self._client or boto3.client("sesv2")
+        self._client = self._client or _new_client("sesv2")
         text = (
             f"Your verification PIN is {pin}.\n\n"
             "Enter it on the page where you started the verification. "
@@ -79,7 +84,7 @@ class PollStarter:
     def start(self, state: FollowState) -> None:
         """Starts the execution of `state`'s generation, named `<session id>` or `<session id>.<n>`: each
         name is used once, so a retried step cannot start the same generation twice."""
-        self._client = self._client or boto3.client("stepfunctions")
+        self._client = self._client or _new_client("stepfunctions")
         try:
             self._client.start_execution(
                 stateMachineArn=self._arn, name=state.execution_name, input=state.model_dump_json()

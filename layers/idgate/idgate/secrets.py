@@ -8,7 +8,12 @@ import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
+
+def _get_secret(name: str, **options: Any) -> Any:
+    # Powertools' parameters import boto3: at the first secret read, not with this module (see idgate.wiring).
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_secret(name, **options)
 
 
 class ProviderSecrets:
@@ -22,7 +27,7 @@ class ProviderSecrets:
         name = self._secret_name(provider)
         if not name:
             return {}
-        value = parameters.get_secret(name, transform="json", max_age=self._max_age)
+        value = _get_secret(name, transform="json", max_age=self._max_age)
         return value if isinstance(value, dict) else {}
 
 
@@ -43,7 +48,7 @@ class WebhookTokens:
     def __call__(self, provider: str) -> str:
         if not self._name:
             return ""
-        secret = parameters.get_secret(self._name, max_age=self._max_age)
+        secret = _get_secret(self._name, max_age=self._max_age)
         if not isinstance(secret, str) or len(secret) < 32:
             raise RuntimeError("the webhook secret is missing or too short")
         return derive_webhook_token(secret, provider)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
@@ -48,6 +47,13 @@ class _Token:
     expires_at: float
 
 
+def _new_client(service: str) -> Any:
+    # boto3 is imported when the first client is made, not with this module (see idgate.wiring).
+    import boto3
+
+    return boto3.client(service)
+
+
 class TableToken:
     """A `SharedToken` (idgate.providers.base) kept in the sessions table, encrypted with KMS."""
 
@@ -57,7 +63,7 @@ class TableToken:
         key_id: str,
         provider: str,
         *,
-        client: Callable[[str], Any] = boto3.client,
+        client: Callable[[str], Any] = _new_client,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

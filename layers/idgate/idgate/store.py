@@ -13,8 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from idgate.domain import FINAL_STATUSES, Session, Status, statuses_before
@@ -122,11 +120,24 @@ def _update_of(values: Mapping[str, Any], removed: list[str], *, allowed: list[S
     )
 
 
+def _dynamodb() -> Any:
+    # boto3 is imported when a store is first built, not with this module (see idgate.wiring).
+    import boto3
+
+    return boto3.resource("dynamodb")
+
+
+def _key(name: str) -> Any:
+    from boto3.dynamodb.conditions import Key
+
+    return Key(name)
+
+
 class SessionStore:
     """The sessions on DynamoDB: the `SessionRepository` of idgate.repository, which states the contract."""
 
     def __init__(self, table_name: str, *, retention: timedelta, dynamodb: Any = None) -> None:
-        self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
+        self._table = (dynamodb or _dynamodb()).Table(table_name)
         self._retention = retention
 
     def add(self, session: Session) -> None:
@@ -142,7 +153,7 @@ class SessionStore:
     def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:
         answer = self._table.query(
             IndexName=PROVIDER_REF_INDEX,
-            KeyConditionExpression=Key("provider").eq(provider) & Key("provider_ref").eq(provider_ref),
+            KeyConditionExpression=_key("provider").eq(provider) & _key("provider_ref").eq(provider_ref),
             Limit=1,
         )
         items = answer.get("Items", [])
@@ -177,7 +188,7 @@ class SessionStore:
     def count_open(self, client_id: str, *, limit: int) -> int:
         answer = self._table.query(
             IndexName=OPEN_BY_CLIENT_INDEX,
-            KeyConditionExpression=Key("open_client").eq(client_id),
+            KeyConditionExpression=_key("open_client").eq(client_id),
             Select="COUNT",
             Limit=limit,
         )
@@ -284,7 +295,7 @@ class KeyStore:
     """API keys, stored by the SHA-256 of the key: the key itself is never stored."""
 
     def __init__(self, table_name: str, *, dynamodb: Any = None) -> None:
-        self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
+        self._table = (dynamodb or _dynamodb()).Table(table_name)
 
     def get(self, key_hash: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"key_hash": key_hash}).get("Item")

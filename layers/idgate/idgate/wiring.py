@@ -1,25 +1,34 @@
-"""Builds the default dependencies from the settings, lazily (nothing does I/O at import time)."""
+"""Builds the default dependencies from the settings, lazily (nothing does I/O at import time).
+
+Every handler imports this module at its cold start, before it knows what its invocations will need: so
+what the dependencies are made of (the use cases, the provider clients and requests, boto3) is imported
+when they are first built, not here.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from idgate.idempotency import TableIdempotencyKeys
-from idgate.notify import EventPublisher, Mailer, PollStarter
-from idgate.ports import Dependencies
-from idgate.providers import SharedTokens, build_providers
-from idgate.providers.base import ProcessToken, SharedToken
-from idgate.providers.http import WEBHOOK_TIMEOUT, new_http_session
-from idgate.secrets import ProviderSecrets, WebhookTokens
-from idgate.service import Idgate
 from idgate.settings import Settings, get_settings
-from idgate.shared_token import TableToken
-from idgate.store import KeyStore, SessionStore
+
+if TYPE_CHECKING:
+    from idgate.providers.registry import SharedTokens
+    from idgate.service import Idgate
+    from idgate.store import KeyStore
 
 
 def build_service(settings: Settings) -> Idgate:
+    from idgate.idempotency import TableIdempotencyKeys
+    from idgate.notify import EventPublisher, Mailer, PollStarter
+    from idgate.ports import Dependencies
+    from idgate.providers.http import WEBHOOK_TIMEOUT, new_http_session
+    from idgate.providers.registry import build_providers
+    from idgate.secrets import ProviderSecrets, WebhookTokens
+    from idgate.service import Idgate
+    from idgate.store import SessionStore
+
     credentials = ProviderSecrets(settings.secret_name_of, max_age_seconds=settings.secrets_max_age_seconds)
     # One cache per provider for the container, shared by its normal and its webhook client.
     caches: dict[str, Any] = {}
@@ -59,6 +68,9 @@ def build_service(settings: Settings) -> Idgate:
 def shared_tokens(settings: Settings) -> SharedTokens:
     """One shared token per provider for this container: kept in the sessions table (encrypted) when
     the deployment has its KMS key, else in this process only."""
+    from idgate.providers.base import ProcessToken, SharedToken
+    from idgate.shared_token import TableToken
+
     made: dict[str, SharedToken] = {}
 
     def token_of(provider: str) -> SharedToken:
@@ -80,4 +92,6 @@ def default_service() -> Idgate:
 
 @lru_cache(maxsize=1)
 def default_key_store() -> KeyStore:
+    from idgate.store import KeyStore
+
     return KeyStore(get_settings().keys_table)

@@ -1,7 +1,7 @@
 """The one small interface every provider implements, and what a provider is built from.
 
 A provider is a class with a `name` and a `from_context` constructor, registered by one line in
-`idgate.providers`. The core learns everything else from the interfaces below: what a provider can
+`idgate.providers.registry`. The core learns everything else from the interfaces below: what a provider can
 do (webhooks, document images, a second factor, extra resources) is a capability it implements,
 never a name the core knows.
 """
@@ -14,14 +14,16 @@ import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
-import requests
 from pydantic import BaseModel, ValidationError
 
 from idgate.domain import Session, Status
 from idgate.errors import InvalidJson, ProviderFailed
+
+if TYPE_CHECKING:
+    import requests  # the core uses this interface on every path; only the provider clients need requests
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""A handler's cold start imports what every invocation needs, not what only some build on first use: boto3,
+requests, the provider clients and the use cases come with the dependencies idgate.wiring builds lazily.
+(How long a cold start takes is measured by `make bench`, never here.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FUNCTIONS = sorted(path.parent.name for path in (REPO / "functions").glob("*/app.py"))
+#: Modules that cost tens of milliseconds and that no handler needs before its first invocation builds them.
+LEFT_FOR_FIRST_USE = ("boto3", "s3transfer", "requests", "idgate.providers.registry", "idgate.service")
+PROBE = """
+import json, sys
+sys.path[0:0] = sys.argv[1:]
+import app
+print(json.dumps([name for name in {names} if name in sys.modules]))
+"""
+
+
+def test_every_function_is_checked():
+    assert FUNCTIONS == ["api", "authorizer", "keys", "poll", "publisher", "webhook"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_importing_a_handler_leaves_the_heavy_modules_for_first_use(function):
+    # Given a fresh interpreter with the function's folder, then the layer, first on its path
+    paths = [str(REPO / "functions" / function), str(REPO / "layers" / "idgate")]
+    # When it imports the handler
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(names=LEFT_FOR_FIRST_USE), *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "idgate"},
+    )
+    # Then none of them is imported yet
+    assert json.loads(out.stdout) == []
