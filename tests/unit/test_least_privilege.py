@@ -22,7 +22,7 @@ import pytest
 from botocore import xform_name
 
 from devstack.template import REPO_ROOT
-from idgate.providers import PROVIDERS
+from idgate.providers.registry import PROVIDERS
 from idgate.settings import Settings
 from tests.support.permissions import declared, function_ids, resolver, template
 

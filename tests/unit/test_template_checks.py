@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from devstack.template import Resolver, Template, load_template
 from idgate.domain import Reason, Status
-from idgate.providers import PROVIDERS
+from idgate.providers.registry import PROVIDERS
 
 ORIGINS = "https://shop.example,https://admin.shop.example"
 
