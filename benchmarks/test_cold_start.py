@@ -193,7 +193,7 @@ def test_the_build_ships_bytecode_for_every_module(benchmark):
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
-def test_cold_start_against_the_floor(benchmark, layout, logical_id):
+def test_cold_start_against_the_floor(benchmark, layout, state, logical_id):
     function = layout.functions[logical_id]
     module = function.handler.rsplit(".", 1)[0]
     environment = {**function.environment, **LAMBDA_ENVIRONMENT, "_HANDLER": function.handler}
@@ -221,8 +221,8 @@ def test_cold_start_against_the_floor(benchmark, layout, logical_id):
         ready_ms=round(ready * 1000),
         ready_ratio=round(ready / floor, 2),
     )
-    print(
-        f"\n{logical_id}: import {handler * 1000:.0f} ms / floor {floor * 1000:.0f} ms = {ratio:.2f}"
+    state(
+        f"{logical_id}: import {handler * 1000:.0f} ms / floor {floor * 1000:.0f} ms = {ratio:.2f}"
         f" (goal <= {COLD_START_RATIO}); with its dependencies built: {ready * 1000:.0f} ms"
         f" = {ready / floor:.2f}"
     )
