@@ -15,11 +15,20 @@ pytestmark = pytest.mark.e2e
 
 
 def emf_lines(output: str) -> list[dict[str, Any]]:
+    """Every EMF document in the output. The local stack runs invocations concurrently in one process,
+    so two functions' lines can share a console line: each document is read where it starts."""
+    decoder = json.JSONDecoder()
     found = []
     for line in output.splitlines():
         start = line.find('{"_aws"')
-        if start >= 0:
-            found.append(json.loads(line[start:]))
+        while start >= 0:
+            try:
+                document, end = decoder.raw_decode(line, start)
+            except json.JSONDecodeError:  # cut by another line: not one of the ones we wait for
+                end = start + 1
+            else:
+                found.append(document)
+            start = line.find('{"_aws"', end)
     return found
 
 
