@@ -25,8 +25,10 @@ from idgate.errors import (
 )
 from idgate.providers.base import NewVerification, Observation, StartRequest
 from idgate.service import Idgate
+from idgate.store import epoch
 from tests.support.memory_idempotency import InMemoryIdempotencyKeys
-from tests.support.world import CALLER, World, awaiting_pin, make_world, new_session, state
+from tests.support.memory_store import DEFAULT_RETENTION
+from tests.support.world import CALLER, World, awaiting_pin, make_world, new_session, state, store_of
 
 
 @pytest.fixture
@@ -80,6 +82,10 @@ def test_a_review_that_outlives_its_follow_limit_ends_as_a_review_timeout(world)
     service.poll(state(session))
     in_review = service.get_session(CALLER, session.id, None)
     assert in_review.expires_at == clock.now + timedelta(hours=1)
+    # Kept while it is followed, and the retention after: exactly, not merely "later than now".
+    stored = store_of(service).stored_item(session.id)
+    assert stored is not None
+    assert stored["expires_ttl"] == epoch(in_review.expires_at + DEFAULT_RETENTION)
     clock.now = in_review.expires_at
     service.poll(state(session))
     final = service.get_session(CALLER, session.id, None)
