@@ -14,12 +14,20 @@ What is mutated, and which tests run, is [tool.mutmut] in pyproject.toml (its pa
 A module whose turn comes after the budget is spent is not run, and is reported as not measured.
 
 A module's score is killed / (mutants - skipped), as mutmut's badge counts it; a time-out is a kill
-(the mutant made a test hang), a mutant no test reaches is not.
+(the mutant made a test hang), a mutant no test reaches is not. The report also gives the score without
+the mutants that change nothing but the prose of an exception's message (its `message` argument made
+"XX...XX", upper or lower case): that text is for people, the error's code is the contract, and no test
+should pin prose. Such mutants are found by comparing each mutated function with the original, every
+exception's message text blanked out.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import copy
+import importlib
+import inspect
 import json
 import os
 import shutil
@@ -95,26 +103,82 @@ def mutmut(*args: str) -> int:
 
 def report() -> list[str]:
     """The score of each configured module, from mutmut's results (mutants/**/*.py.meta)."""
-    rows = ["| module | mutants | killed | survived | no test | score |", "|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| module | mutants | killed | survived | no test | score | message text | score without |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     not_measured = []
     for module in modules_configured():
         meta = WORK / "mutants" / "src" / (module.replace(".", "/") + ".py.meta")
-        codes = json.loads(meta.read_text())["exit_code_by_key"].values() if meta.exists() else []
-        counts = Counter(fold(code) for code in codes)
-        if not codes or counts["not checked"] == len(codes):
+        results = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+        counts = Counter(fold(code) for code in results.values())
+        if not results or counts["not checked"] == len(results):
             not_measured.append(module)
             continue
-        tested = len(codes) - counts["skipped"]
-        score = 100 * counts["killed"] / tested if tested else 100.0
+        prose = message_only(module, list(results))
+        rest = Counter(fold(code) for name, code in results.items() if name not in prose)
         rows.append(
-            f"| {module} | {tested} | {counts['killed']} | {counts['survived']} | {counts['no tests']}"
-            f" | {score:.0f}% |"
+            f"| {module} | {len(results) - counts['skipped']} | {counts['killed']} | {counts['survived']}"
+            f" | {counts['no tests']} | {score(counts)} | {len(prose)} | {score(rest)} |"
         )
         if counts["not checked"]:
             rows[-1] += f" ({counts['not checked']} not checked)"
     if not_measured:
         rows.append(f"\nnot measured: {', '.join(not_measured)}")
     return rows
+
+
+def score(counts: Counter[str]) -> str:
+    tested = sum(counts.values()) - counts["skipped"] - counts["not checked"]
+    return f"{100 * counts['killed'] / tested:.0f}%" if tested else "-"
+
+
+def message_only(module: str, mutant_names: list[str]) -> set[str]:
+    """The mutants whose function equals the original once every exception's message text is blanked."""
+    if str(PACKAGE.parent) not in sys.path:
+        sys.path.insert(0, str(PACKAGE.parent))
+    namespace = vars(importlib.import_module(module))
+    source = (WORK / "mutants" / "src" / (module.replace(".", "/") + ".py")).read_text()
+    functions = {node.name: node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)}
+    found = set()
+    for name in mutant_names:
+        function = name.rsplit(".", 1)[1]
+        original = functions.get(function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig")
+        mutated = functions.get(function)
+        if original and mutated and blanked(mutated, namespace) == blanked(original, namespace):
+            found.add(name)
+    return found
+
+
+def blanked(function: ast.FunctionDef, namespace: dict[str, object]) -> str:
+    """The function's AST, its name and the text of each exception message it builds made one."""
+    function = copy.deepcopy(function)
+    function.name = "f"
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        index = message_index(namespace.get(node.func.id))
+        if index is not None and index < len(node.args) and is_text(node.args[index]):
+            node.args[index] = ast.Constant("<message>")
+        for keyword in node.keywords:
+            if index is not None and keyword.arg == "message" and is_text(keyword.value):
+                keyword.value = ast.Constant("<message>")
+    return ast.dump(function)
+
+
+def message_index(target: object) -> int | None:
+    """Where an exception class takes its message (idgate's errors name it `message`)."""
+    if not isinstance(target, type) or not issubclass(target, BaseException):
+        return None
+    try:
+        parameters = list(inspect.signature(target).parameters)
+    except (TypeError, ValueError):  # a builtin exception: its first argument
+        return 0
+    return parameters.index("message") if "message" in parameters else 0
+
+
+def is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
 
 
 def fold(code: int | None) -> str:
