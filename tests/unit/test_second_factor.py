@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from idgate.api import Caller
 from idgate.domain import Session, Status
-from idgate.errors import Conflict, ProviderRejected, ValidationFailed
+from idgate.errors import Conflict, NotFound, ProviderRejected, ValidationFailed
 from idgate.providers.base import Observation
 from idgate.service import Idgate
 from idgate.store import epoch
@@ -264,3 +265,37 @@ def test_the_verification_url_is_kept_while_the_pin_is_awaited(world):
     service, provider, _, _ = world
     session, _ = awaiting_pin(service, provider, RIGHT)
     assert service.get_session(CALLER, session.id, None).verification_url == VERIFICATION_URL
+
+
+# ---- from the user's browser: a publishable key and the client secret ------------------------------------
+
+BROWSER = Caller(kind="publishable", client_id="shop")
+
+
+def test_the_user_proves_the_pin_with_the_client_secret_alone(world):
+    service, provider, _, _ = world
+    session, client_secret = awaiting_pin(service, provider, RIGHT)
+    with pytest.raises(ValidationFailed) as wrong:
+        service.submit_pin(BROWSER, session.id, client_secret, WRONG)
+    assert outcome(wrong.value) == ("PinIncorrect", 422, "pin_incorrect", {"attempts_remaining": 4})
+    approved = service.submit_pin(BROWSER, session.id, client_secret, RIGHT)
+    assert (approved.id, approved.status.value) == (session.id, "approved")
+
+
+def test_the_user_learns_with_the_client_secret_that_the_tries_are_used_up(world):
+    service, provider, _, clock = world
+    session, client_secret = awaiting_pin(service, provider, RIGHT)
+    store_of(service).update_open(session.id, now=clock.now, fields={"pin_attempts": 5})
+    for pin in (WRONG, RIGHT):
+        with pytest.raises(ValidationFailed) as raised:
+            service.submit_pin(BROWSER, session.id, client_secret, pin)
+        assert raised.value.code == "pin_attempts_exceeded"
+
+
+def test_without_the_client_secret_a_publishable_key_cannot_try_a_pin(world):
+    service, provider, _, _ = world
+    session, _ = awaiting_pin(service, provider, RIGHT)
+    with pytest.raises(NotFound) as raised:
+        service.submit_pin(BROWSER, session.id, None, RIGHT)
+    assert raised.value.code == "session_not_found"
+    assert service.get_session(CALLER, session.id, None).status is Status.AWAITING_PIN
