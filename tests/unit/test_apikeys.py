@@ -182,3 +182,19 @@ def test_importing_a_key_again_as_another_kind_is_a_conflict(keys: KeyStore):
 
 def bearer_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def test_a_key_stored_without_a_name_is_listed_with_an_empty_one(keys: KeyStore):
+    keys.add({"key_hash": bearer_hash("sk_older_key_01"), "kind": "secret", "client_id": "shop"})
+    assert administer(keys, {"action": "list"}, now=now) == {
+        "keys": [
+            {
+                "key_id": bearer_hash("sk_older_key_01"),
+                "kind": "secret",
+                "client_id": "shop",
+                "name": "",
+                "created_at": None,
+                "revoked_at": None,
+            }
+        ]
+    }
