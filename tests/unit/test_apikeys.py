@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -101,6 +102,7 @@ def test_importing_a_key_is_idempotent_but_not_across_clients(keys: KeyStore):
     with pytest.raises(ValidationFailed) as conflict:
         administer(keys, {**command, "client_id": "someone-else"}, now=now)
     assert conflict.value.code == "key_conflict"
+    assert conflict.value.message
 
 
 @pytest.mark.parametrize(
@@ -116,11 +118,28 @@ def test_bad_admin_commands_are_refused(keys: KeyStore, command: dict, code: str
     with pytest.raises(ValidationFailed) as failure:
         administer(keys, command, now=now)
     assert failure.value.code == code
+    assert failure.value.message
 
 
 def test_revoking_an_unknown_key_is_not_found(keys: KeyStore):
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         administer(keys, {"action": "revoke", "key_id": "0" * 64}, now=now)
+    assert (missing.value.status, missing.value.code) == (404, "key_not_found")
+    assert missing.value.message
+
+
+def test_revoking_a_key_answers_which_one(keys: KeyStore):
+    created = create(keys, "secret")
+    assert administer(keys, {"action": "revoke", "key_id": created["key_id"]}, now=now) == {
+        "key_id": created["key_id"],
+        "revoked": True,
+    }
+
+
+def test_a_created_key_and_a_new_client_id_are_long_random_tokens(keys: KeyStore):
+    created = administer(keys, {"action": "create", "kind": "secret"}, now=now)
+    assert re.fullmatch(r"sk_[A-Za-z0-9_-]{32}", created["key"])  # 24 random bytes
+    assert re.fullmatch(r"cli_[A-Za-z0-9_-]{12}", created["client_id"])  # 9 random bytes
 
 
 def test_bearer_parsing():
@@ -178,6 +197,7 @@ def test_importing_a_key_again_as_another_kind_is_a_conflict(keys: KeyStore):
     with pytest.raises(ValidationFailed) as conflict:
         administer(keys, {"action": "import", "key": "sk_local_dev_01", "client_id": "local-dev"}, now=now)
     assert conflict.value.code == "key_conflict"
+    assert conflict.value.message
 
 
 def bearer_hash(key: str) -> str:

@@ -47,6 +47,9 @@ def conflict(service: Idgate, session: Session, client_secret: str, pin: str) ->
 
 
 def outcome(error: Any) -> tuple[Any, ...]:
+    """What a caller reads of an error: its kind, HTTP status, code and details, and some message."""
+    assert isinstance(error.message, str)
+    assert error.message
     return (type(error).__name__, error.status, error.code, error.details)
 
 

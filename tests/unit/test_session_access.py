@@ -32,6 +32,7 @@ def created(world: World) -> tuple[Idgate, Session, str]:
 def refused(service: Idgate, caller: Caller, session_id: str, client_secret: str | None) -> NotFound:
     with pytest.raises(NotFound) as raised:
         service.get_session(caller, session_id, client_secret)
+    assert raised.value.message == "no such session"
     return raised.value
 
 

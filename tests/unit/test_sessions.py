@@ -27,6 +27,9 @@ def world() -> World:
 
 
 def outcome(error: Any) -> tuple[Any, ...]:
+    """What a caller reads of an error: its kind, HTTP status, code and details, and some message."""
+    assert isinstance(error.message, str)
+    assert error.message
     return (type(error).__name__, error.status, error.code)
 
 
