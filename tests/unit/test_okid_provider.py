@@ -494,3 +494,103 @@ def test_an_image_answered_with_a_server_error_is_never_passed_through(status):
     with scripted_server(answer) as server, pytest.raises(ProviderUnavailable) as failure:
         provider_for(server.url).image(_session("ver_1"), side="front", redacted=True)
     assert failure.value.reason == "provider_unreachable"
+
+
+def test_options_okid_does_not_know_are_named_under_options():
+    with pytest.raises(ValidationFailed) as failure:
+        provider_for("http://127.0.0.1:9").parse_options({"mode": "qr", "colour": "red"}, email=None)
+    assert failure.value.code == "validation_error"
+    assert [field["field"] for field in failure.value.details["fields"]] == ["options.mode", "options.colour"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "provider_error"),
+        (401, "provider_auth_failed"),
+        (403, "provider_auth_failed"),
+        (404, "provider_error"),
+        (499, "provider_error"),
+    ],
+)
+def test_a_start_okid_refuses_is_a_502_with_a_code(status, code):
+    with (
+        scripted_server(json_answer({"error": "no"}, status=status)) as server,
+        pytest.raises(ProviderFailed) as failure,
+    ):
+        provider_for(server.url).start(StartRequest("ses_1", None, OkidOptions()))
+    assert (failure.value.status, failure.value.code) == (502, code)
+    assert failure.value.message
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_start_okid_fails_to_answer_is_transient(status):
+    with (
+        scripted_server(json_answer({"error": "busy"}, status=status)) as server,
+        pytest.raises(ProviderUnavailable),
+    ):
+        provider_for(server.url).start(StartRequest("ses_1", None, OkidOptions()))
+
+
+@pytest.mark.parametrize(
+    "generated",
+    [{"expiresAt": "2030-01-01T12:00:00Z"}, {"verificationId": "ver_1", "expiresAt": "2030-01-01T12:00:00"}],
+)
+def test_a_start_answer_without_a_verification_or_a_zoned_expiry_is_a_bad_response(generated):
+    with scripted_server(json_answer(generated)) as server, pytest.raises(ProviderFailed) as failure:
+        provider_for(server.url).start(StartRequest("ses_1", None, OkidOptions()))
+    assert (failure.value.status, failure.value.code) == (502, "provider_bad_response")
+
+
+def test_the_verification_id_is_escaped_in_every_path():
+    raw: list[str] = []  # as sent: the server's decoded path would hide a missing escape
+
+    def recording(answer):
+        def respond(request):
+            raw.append(request.environ["RAW_URI"])
+            return answer(request)
+
+        return respond
+
+    details = {"verification_id": "ver/1", "status": {"current": "verified"}}
+    with scripted_server(recording(json_answer(details)), recording(png_answer())) as server:
+        provider = provider_for(server.url)
+        provider.observe(_session("ver/1?x"))
+        provider.image(_session("ver/1?x"), side="back", redacted=False)
+    assert raw == [
+        "/api/get-verification-details/ver%2F1%3Fx",
+        "/api/get-verification-image-back/ver%2F1%3Fx",
+    ]
+
+
+@pytest.mark.parametrize("reference", ["v", "v" * 200])
+def test_a_verification_id_of_one_to_200_characters_is_taken(reference):
+    assert provider_for("http://127.0.0.1:9").webhook_reference({"verification_id": reference}) == reference
+
+
+@pytest.mark.parametrize("content_type", ["image/png; charset=binary", "Image/PNG", " image/png ;q=1"])
+def test_an_image_type_is_read_without_its_parameters_or_case(content_type):
+    with scripted_server(png_answer(content_type)) as server:
+        image = provider_for(server.url).image(_session("ver_1"), side="front", redacted=True)
+    assert image == Image(PNG, "image/png")
+
+
+def test_an_image_larger_than_an_api_answer_may_be_is_refused():
+    from idgate.providers.okid import MAX_IMAGE_BYTES
+
+    def answer(size: int):
+        def respond(_request):
+            from werkzeug.wrappers import Response
+
+            return Response(b"\xff\xd8\xff" + b"\x00" * (size - 3), content_type="image/jpeg")
+
+        return respond
+
+    with scripted_server(answer(MAX_IMAGE_BYTES), answer(MAX_IMAGE_BYTES + 1)) as server:
+        provider = provider_for(server.url)
+        largest = provider.image(_session("ver_1"), side="front", redacted=True)
+        with pytest.raises(ProviderRejected) as failure:
+            provider.image(_session("ver_1"), side="front", redacted=True)
+    assert largest is not None
+    assert len(largest.content) == 4 * 1024 * 1024
+    assert failure.value.reason == "provider_error"
