@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from idgate.api import Caller
-from idgate.domain import Session, Status
+from idgate.domain import Reason, Session, Status
 from idgate.errors import Conflict, NotFound, ProviderRejected, ValidationFailed
+from idgate.finalizing import declined
 from idgate.providers.base import Observation
 from idgate.service import Idgate
 from idgate.store import epoch
@@ -62,10 +63,11 @@ def final(service: Idgate, session: Session) -> tuple[str, str | None, list[str]
 # ---- the PIN is emailed, and the session waits for it ---------------------------------------------
 
 
-def test_the_pin_is_emailed_with_its_validity_in_whole_minutes_rounded_up():
-    service, provider, outside, _ = make_world(pin_ttl=timedelta(seconds=70))
+@pytest.mark.parametrize(("seconds", "minutes"), [(70, 2), (600, 10), (3661, 62)])
+def test_the_pin_is_emailed_with_its_validity_in_whole_minutes_rounded_up(seconds: int, minutes: int):
+    service, provider, outside, _ = make_world(pin_ttl=timedelta(seconds=seconds))
     awaiting_pin(service, provider, RIGHT)
-    assert outside.mails == [{"to": "u@example.com", "pin": RIGHT, "valid_minutes": 2}]
+    assert outside.mails == [{"to": "u@example.com", "pin": RIGHT, "valid_minutes": minutes}]
 
 
 def test_awaiting_the_pin_stores_its_hash_deadline_and_the_conditional_approval(world):
@@ -178,6 +180,26 @@ def test_the_right_pin_once_the_tries_are_counted_up_is_refused_not_approved(wor
             {"attempts_remaining": 0},
         )
     assert service.get_session(CALLER, session.id, None).status is Status.AWAITING_PIN
+
+
+def test_a_try_that_finds_the_session_declined_meanwhile_is_told_so(world):
+    # Between this try's read and its count, a parallel fifth wrong try declined the session.
+    service, provider, _, _ = world
+    session, client_secret = awaiting_pin(service, provider, RIGHT)
+    sessions = service.deps.sessions
+    count = sessions.count_pin_attempt
+
+    def declined_meanwhile(session_id: str, *, max_attempts: int) -> int | None:
+        service.finalizer.finalize(
+            service.deps.sessions.get(session_id),  # type: ignore[arg-type]
+            declined(session, Reason.PIN_ATTEMPTS_EXCEEDED),
+        )
+        return count(session_id, max_attempts=max_attempts)
+
+    sessions.count_pin_attempt = declined_meanwhile  # type: ignore[method-assign]
+    late = conflict(service, session, client_secret, WRONG)
+    assert outcome(late) == ("Conflict", 409, "session_final", {})
+    assert late.message == "the session is already declined"
 
 
 # ---- wrong PINs --------------------------------------------------------------------------------------
