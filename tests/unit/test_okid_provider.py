@@ -332,6 +332,7 @@ def test_return_urls_outside_the_allow_list_are_refused(return_url):
     with pytest.raises(ValidationFailed) as failure:
         provider_for("http://127.0.0.1:9").parse_options({"return_url": return_url}, email=None)
     assert failure.value.code == "return_url_not_allowed"
+    assert failure.value.message
 
 
 def test_an_allowed_https_return_url_is_accepted():
@@ -540,6 +541,7 @@ def test_a_start_answer_without_a_verification_or_a_zoned_expiry_is_a_bad_respon
     with scripted_server(json_answer(generated)) as server, pytest.raises(ProviderFailed) as failure:
         provider_for(server.url).start(StartRequest("ses_1", None, OkidOptions()))
     assert (failure.value.status, failure.value.code) == (502, "provider_bad_response")
+    assert failure.value.message
 
 
 def test_the_verification_id_is_escaped_in_every_path():
@@ -594,3 +596,11 @@ def test_an_image_larger_than_an_api_answer_may_be_is_refused():
     assert largest is not None
     assert len(largest.content) == 4 * 1024 * 1024
     assert failure.value.reason == "provider_error"
+
+
+def test_a_portal_under_a_path_keeps_its_path():
+    generated = {"verificationId": "ver_1", "expiresAt": "2030-01-01T12:00:00Z"}
+    with scripted_server(json_answer(generated)) as server:
+        started = provider_for(server.url + "/okidX/").start(StartRequest("ses_1", None, OkidOptions()))
+    assert server.requests[0].path == "/okidX/api/generate-verification"
+    assert started.verification_url == f"{server.url}/okidX/?verification_id=ver_1"
