@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import copy
 import importlib
 import inspect
@@ -157,7 +158,7 @@ def blanked(function: ast.FunctionDef, namespace: dict[str, object]) -> str:
     for node in ast.walk(function):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
             continue
-        index = message_index(namespace.get(node.func.id))
+        index = message_index(namespace.get(node.func.id, getattr(builtins, node.func.id, None)))
         if index is not None and index < len(node.args) and is_text(node.args[index]):
             node.args[index] = ast.Constant("<message>")
         for keyword in node.keywords:

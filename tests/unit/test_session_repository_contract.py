@@ -324,6 +324,14 @@ def test_advance_removes_the_attributes_it_is_asked_to_and_refuses_to_set_one_it
     assert subject.raw(session.id) == before
 
 
+def test_a_final_advance_removes_what_it_is_asked_to_as_well_as_the_open_only_fields(subject: Subject):
+    session = added(subject, reference="order-7")
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, remove=["reference"])
+    item = item_of(subject, session.id)
+    assert not {"reference", "email", "verification_url", "open_client"} & set(item)
+    assert item["provider_ref"] == session.provider_ref
+
+
 def test_no_write_may_change_the_key(subject: Subject):
     session = added(subject)
     with pytest.raises(ClientError) as refused:
