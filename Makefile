@@ -11,12 +11,13 @@ ASL       := tools/node_modules/.bin/asl-validator
 TRANSLATED := .aws-sam/translated-template.json
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint typecheck validate build unit integration e2e bench clean
+.PHONY: help run test lint typecheck validate build unit integration e2e bench mutation clean
 
 help:
 	@echo "make run    - the whole application locally (API and demo page on http://127.0.0.1:3000)"
 	@echo "make test   - every check and test (lint, types, sam validate/build, ASL, unit, integration, e2e, browser)"
 	@echo "make bench  - the benchmarks"
+	@echo "make mutation - mutation testing of the core on the fast tests, a score per module (about an hour)"
 	@echo "make clean  - remove the virtual environments and build output"
 
 $(VENV)/.installed: requirements-dev.txt layers/idgate/requirements.txt
@@ -84,5 +85,11 @@ e2e: $(VENV)/.installed
 bench: build $(VENV)/.installed
 	$(PY) -m pytest benchmarks --benchmark-only -p no:cacheprovider $(PYTEST_ARGS)
 
+# Not part of `make test`: mutmut mutates the core ([tool.mutmut] in pyproject.toml) and runs the fast
+# tests, module by module within MUTATION_MINUTES; ARGS="idgate.second_factor" runs only that module.
+MUTATION_MINUTES ?= 60
+mutation: $(VENV)/.installed
+	$(PY) scripts/mutation.py --budget-minutes $(MUTATION_MINUTES) $(ARGS)
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam tools/node_modules .pytest_cache .mypy_cache .ruff_cache .mutation

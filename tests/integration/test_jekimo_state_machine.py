@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 from tests.integration.conftest import PIN_TTL, TOKEN_TTL, Integration, act
 
@@ -94,4 +95,6 @@ def test_a_pin_not_proven_in_time_declines_the_session(integration: Integration)
         TableName="SessionsTable", Key={"pk": {"S": created["id"]}}
     )
     assert not {"email", "pin_hash", "provider_token"} & set(item["Item"])
-    assert int(item["Item"]["expires_ttl"]["N"]) > time.time()
+    # Kept RetentionDays (30) after its final status, to the second.
+    finalized_at = datetime.fromisoformat(item["Item"]["finalized_at"]["S"])
+    assert int(item["Item"]["expires_ttl"]["N"]) == int((finalized_at + timedelta(days=30)).timestamp())

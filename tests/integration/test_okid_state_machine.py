@@ -65,7 +65,7 @@ def test_manual_review_is_followed_until_the_reviewer_decides(integration: Integ
     # Followed for ReviewFollowHours, and kept (TTL) at least that long.
     review_deadline = datetime.fromisoformat(in_review["expires_at"])
     assert review_deadline > datetime.fromisoformat(created["expires_at"])
-    assert int(item["Item"]["expires_ttl"]["N"]) > review_deadline.timestamp()
+    assert int(item["Item"]["expires_ttl"]["N"]) == int((review_deadline + timedelta(days=30)).timestamp())
     # In review the schedule slows to 12 intervals between checks.
     eventually(lambda: 12 in integration.waits(created["id"]), timeout=5)
     act(created["verification_url"], {"outcome": "verified"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -100,6 +102,7 @@ def test_importing_a_key_is_idempotent_but_not_across_clients(keys: KeyStore):
     with pytest.raises(ValidationFailed) as conflict:
         administer(keys, {**command, "client_id": "someone-else"}, now=now)
     assert conflict.value.code == "key_conflict"
+    assert conflict.value.message
 
 
 @pytest.mark.parametrize(
@@ -115,11 +118,28 @@ def test_bad_admin_commands_are_refused(keys: KeyStore, command: dict, code: str
     with pytest.raises(ValidationFailed) as failure:
         administer(keys, command, now=now)
     assert failure.value.code == code
+    assert failure.value.message
 
 
 def test_revoking_an_unknown_key_is_not_found(keys: KeyStore):
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         administer(keys, {"action": "revoke", "key_id": "0" * 64}, now=now)
+    assert (missing.value.status, missing.value.code) == (404, "key_not_found")
+    assert missing.value.message
+
+
+def test_revoking_a_key_answers_which_one(keys: KeyStore):
+    created = create(keys, "secret")
+    assert administer(keys, {"action": "revoke", "key_id": created["key_id"]}, now=now) == {
+        "key_id": created["key_id"],
+        "revoked": True,
+    }
+
+
+def test_a_created_key_and_a_new_client_id_are_long_random_tokens(keys: KeyStore):
+    created = administer(keys, {"action": "create", "kind": "secret"}, now=now)
+    assert re.fullmatch(r"sk_[A-Za-z0-9_-]{32}", created["key"])  # 24 random bytes
+    assert re.fullmatch(r"cli_[A-Za-z0-9_-]{12}", created["client_id"])  # 9 random bytes
 
 
 def test_bearer_parsing():
@@ -127,3 +147,74 @@ def test_bearer_parsing():
     assert bearer_key("  bearer   sk_abc ") == "sk_abc"
     assert bearer_key("Token sk_abc") is None
     assert bearer_key(None) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"), [("pk_shop_web_0001", "publishable"), ("sk_shop_backend_01", "secret")]
+)
+def test_an_imported_key_keeps_the_kind_its_prefix_names(keys: KeyStore, key: str, kind: str):
+    imported = administer(
+        keys, {"action": "import", "key": key, "client_id": "shop", "name": "mine"}, now=now
+    )
+    assert (imported["kind"], imported["client_id"], imported["name"], imported["key"]) == (
+        kind,
+        "shop",
+        "mine",
+        key,
+    )
+    assert [item["kind"] for item in keys.all()] == [kind]
+    assert authorize(keys, {"authorization": f"Bearer {key}"}) == {
+        "isAuthorized": True,
+        "context": {"kind": kind, "client_id": "shop"},
+    }
+
+
+def test_a_created_key_is_described_in_full(keys: KeyStore):
+    created = administer(keys, {"action": "create", "kind": "publishable", "name": "shop web"}, now=now)
+    assert created["key"].startswith("pk_")
+    assert created["client_id"].startswith("cli_")  # none given: a new client
+    assert created == {
+        "key_id": bearer_hash(created["key"]),
+        "kind": "publishable",
+        "client_id": created["client_id"],
+        "name": "shop web",
+        "created_at": now().isoformat(),
+        "revoked_at": None,
+        "key": created["key"],
+    }
+    assert administer(keys, {"action": "list"}, now=now) == {
+        "keys": [{name: value for name, value in created.items() if name != "key"}]
+    }
+
+
+def test_a_key_stored_as_another_kind_than_its_prefix_is_denied(keys: KeyStore):
+    keys.add({"key_hash": bearer_hash("sk_forged_kind_01"), "kind": "publishable", "client_id": "shop"})
+    assert authorize(keys, {"authorization": "Bearer sk_forged_kind_01"}) == {"isAuthorized": False}
+
+
+def test_importing_a_key_again_as_another_kind_is_a_conflict(keys: KeyStore):
+    keys.add({"key_hash": bearer_hash("sk_local_dev_01"), "kind": "publishable", "client_id": "local-dev"})
+    with pytest.raises(ValidationFailed) as conflict:
+        administer(keys, {"action": "import", "key": "sk_local_dev_01", "client_id": "local-dev"}, now=now)
+    assert conflict.value.code == "key_conflict"
+    assert conflict.value.message
+
+
+def bearer_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def test_a_key_stored_without_a_name_is_listed_with_an_empty_one(keys: KeyStore):
+    keys.add({"key_hash": bearer_hash("sk_older_key_01"), "kind": "secret", "client_id": "shop"})
+    assert administer(keys, {"action": "list"}, now=now) == {
+        "keys": [
+            {
+                "key_id": bearer_hash("sk_older_key_01"),
+                "kind": "secret",
+                "client_id": "shop",
+                "name": "",
+                "created_at": None,
+                "revoked_at": None,
+            }
+        ]
+    }

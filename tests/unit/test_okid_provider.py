@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -332,6 +332,7 @@ def test_return_urls_outside_the_allow_list_are_refused(return_url):
     with pytest.raises(ValidationFailed) as failure:
         provider_for("http://127.0.0.1:9").parse_options({"return_url": return_url}, email=None)
     assert failure.value.code == "return_url_not_allowed"
+    assert failure.value.message
 
 
 def test_an_allowed_https_return_url_is_accepted():
@@ -390,3 +391,216 @@ def test_a_webhook_is_read_from_its_raw_body():
     assert provider.webhook_references(WebhookRequest({}, b"{}")) == []
     with pytest.raises(InvalidJson):
         provider.webhook_references(WebhookRequest({}, b"{not json"))
+
+
+@pytest.mark.parametrize("status", [500, 501, 503, 599])
+def test_every_server_error_is_transient_and_unreachable(status):
+    with (
+        scripted_server(json_answer({"error": "busy"}, status=status)) as server,
+        pytest.raises(ProviderUnavailable) as failure,
+    ):
+        provider_for(server.url).observe(_session("ver_1"))
+    assert failure.value.reason == "provider_unreachable"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (400, "provider_error"),
+        (401, "provider_auth_failed"),
+        (403, "provider_access_denied"),
+        (404, "provider_not_found"),
+        (409, "provider_error"),
+        (499, "provider_error"),
+    ],
+)
+def test_each_client_error_is_a_final_refusal_with_its_reason(status, reason):
+    with (
+        scripted_server(json_answer({"error": "no"}, status=status)) as server,
+        pytest.raises(ProviderRejected) as failure,
+    ):
+        provider_for(server.url).observe(_session("ver_1"))
+    assert failure.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("current", "status", "reasons"),
+    [
+        ("processing", "processing", ()),
+        ("expired", "expired", ("verification_expired",)),
+        ("rejected", "declined", ("provider_declined",)),
+        ("pending", "pending", ()),
+        ("in_progress", "pending", ()),
+    ],
+)
+def test_okid_statuses_are_ours_as_strings(current, status, reasons):
+    with scripted_server(json_answer({"verification_id": "ver_1", "status": {"current": current}})) as server:
+        seen = provider_for(server.url).observe(_session("ver_1"))
+    assert (seen.status.value, seen.provider_status, seen.reasons) == (status, current, reasons)
+
+
+def test_a_verification_okid_is_processing_is_followed_like_a_review():
+    provider = provider_for("http://127.0.0.1:9")
+    processing = _session("ver_1").model_copy(update={"status": Status.PROCESSING})
+    assert provider.next_wait_seconds(processing, attempt=1, base_interval=5) == 60
+    assert (
+        provider.follow_limit(Status.PROCESSING) == provider.follow_limit(Status.REVIEW) == timedelta(hours=1)
+    )
+    assert provider.follow_limit(Status.PENDING) is None
+
+
+def test_the_schedule_doubles_every_six_checks():
+    provider = provider_for("http://127.0.0.1:9")
+    waits = [provider.next_wait_seconds(_session("ver_1"), attempt=n, base_interval=5) for n in range(0, 31)]
+    assert waits == [5] * 6 + [10] * 6 + [20] * 6 + [40] * 6 + [60] * 7
+
+
+def _listed_before(count: int) -> dict:
+    """A body whose verification id is the (count + 3)th object or array a breadth-first search meets."""
+    return {"events": [{} for _ in range(count)] + [{"verification_id": "ver_far"}]}
+
+
+def test_a_webhook_body_is_searched_through_its_first_200_objects_and_arrays_and_no_further():
+    provider = provider_for("http://127.0.0.1:9")
+    assert provider.webhook_reference(_listed_before(197)) == "ver_far"  # the 200th node
+    assert provider.webhook_reference(_listed_before(198)) is None  # the 201st: past the bound
+    assert provider.webhook_reference(_listed_before(100_000)) is None
+
+
+@pytest.mark.parametrize("value", ["", "v" * 201, ["ver_1"], {"id": "ver_1"}])
+def test_a_verification_id_that_is_no_short_string_is_skipped(value):
+    body = {"verification_id": value, "data": {"verificationID": "ver_2"}}
+    assert provider_for("http://127.0.0.1:9").webhook_reference(body) == "ver_2"
+
+
+def test_the_verification_url_is_okids_portal_with_the_id_escaped():
+    generated = {"verificationId": "ver/1?x=&y", "expiresAt": "2030-01-01T12:00:00+00:00"}
+    with scripted_server(json_answer(generated)) as server:
+        started = provider_for(server.url + "/").start(
+            StartRequest("ses_1", None, OkidOptions(mode="select"))
+        )
+    assert started.verification_url == f"{server.url}/?verification_id=ver%2F1%3Fx%3D%26y&mode=select"
+    assert started.provider_ref == "ver/1?x=&y"
+    assert started.expires_at == datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    assert started.qr_image is None  # okID gives no QR image: idgate draws one of this URL
+
+
+@pytest.mark.parametrize("status", [500, 501, 503])
+def test_an_image_answered_with_a_server_error_is_never_passed_through(status):
+    def answer(_request):
+        from werkzeug.wrappers import Response
+
+        return Response(PNG, status=status, content_type="image/png")
+
+    with scripted_server(answer) as server, pytest.raises(ProviderUnavailable) as failure:
+        provider_for(server.url).image(_session("ver_1"), side="front", redacted=True)
+    assert failure.value.reason == "provider_unreachable"
+
+
+def test_options_okid_does_not_know_are_named_under_options():
+    with pytest.raises(ValidationFailed) as failure:
+        provider_for("http://127.0.0.1:9").parse_options({"mode": "qr", "colour": "red"}, email=None)
+    assert failure.value.code == "validation_error"
+    assert [field["field"] for field in failure.value.details["fields"]] == ["options.mode", "options.colour"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "provider_error"),
+        (401, "provider_auth_failed"),
+        (403, "provider_auth_failed"),
+        (404, "provider_error"),
+        (499, "provider_error"),
+    ],
+)
+def test_a_start_okid_refuses_is_a_502_with_a_code(status, code):
+    with (
+        scripted_server(json_answer({"error": "no"}, status=status)) as server,
+        pytest.raises(ProviderFailed) as failure,
+    ):
+        provider_for(server.url).start(StartRequest("ses_1", None, OkidOptions()))
+    assert (failure.value.status, failure.value.code) == (502, code)
+    assert failure.value.message
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_start_okid_fails_to_answer_is_transient(status):
+    with (
+        scripted_server(json_answer({"error": "busy"}, status=status)) as server,
+        pytest.raises(ProviderUnavailable),
+    ):
+        provider_for(server.url).start(StartRequest("ses_1", None, OkidOptions()))
+
+
+@pytest.mark.parametrize(
+    "generated",
+    [{"expiresAt": "2030-01-01T12:00:00Z"}, {"verificationId": "ver_1", "expiresAt": "2030-01-01T12:00:00"}],
+)
+def test_a_start_answer_without_a_verification_or_a_zoned_expiry_is_a_bad_response(generated):
+    with scripted_server(json_answer(generated)) as server, pytest.raises(ProviderFailed) as failure:
+        provider_for(server.url).start(StartRequest("ses_1", None, OkidOptions()))
+    assert (failure.value.status, failure.value.code) == (502, "provider_bad_response")
+    assert failure.value.message
+
+
+def test_the_verification_id_is_escaped_in_every_path():
+    raw: list[str] = []  # as sent: the server's decoded path would hide a missing escape
+
+    def recording(answer):
+        def respond(request):
+            raw.append(request.environ["RAW_URI"])
+            return answer(request)
+
+        return respond
+
+    details = {"verification_id": "ver/1", "status": {"current": "verified"}}
+    with scripted_server(recording(json_answer(details)), recording(png_answer())) as server:
+        provider = provider_for(server.url)
+        provider.observe(_session("ver/1?x"))
+        provider.image(_session("ver/1?x"), side="back", redacted=False)
+    assert raw == [
+        "/api/get-verification-details/ver%2F1%3Fx",
+        "/api/get-verification-image-back/ver%2F1%3Fx",
+    ]
+
+
+@pytest.mark.parametrize("reference", ["v", "v" * 200])
+def test_a_verification_id_of_one_to_200_characters_is_taken(reference):
+    assert provider_for("http://127.0.0.1:9").webhook_reference({"verification_id": reference}) == reference
+
+
+@pytest.mark.parametrize("content_type", ["image/png; charset=binary", "Image/PNG", " image/png ;q=1"])
+def test_an_image_type_is_read_without_its_parameters_or_case(content_type):
+    with scripted_server(png_answer(content_type)) as server:
+        image = provider_for(server.url).image(_session("ver_1"), side="front", redacted=True)
+    assert image == Image(PNG, "image/png")
+
+
+def test_an_image_larger_than_an_api_answer_may_be_is_refused():
+    from idgate.providers.okid import MAX_IMAGE_BYTES
+
+    def answer(size: int):
+        def respond(_request):
+            from werkzeug.wrappers import Response
+
+            return Response(b"\xff\xd8\xff" + b"\x00" * (size - 3), content_type="image/jpeg")
+
+        return respond
+
+    with scripted_server(answer(MAX_IMAGE_BYTES), answer(MAX_IMAGE_BYTES + 1)) as server:
+        provider = provider_for(server.url)
+        largest = provider.image(_session("ver_1"), side="front", redacted=True)
+        with pytest.raises(ProviderRejected) as failure:
+            provider.image(_session("ver_1"), side="front", redacted=True)
+    assert largest is not None
+    assert len(largest.content) == 4 * 1024 * 1024
+    assert failure.value.reason == "provider_error"
+
+
+def test_a_portal_under_a_path_keeps_its_path():
+    generated = {"verificationId": "ver_1", "expiresAt": "2030-01-01T12:00:00Z"}
+    with scripted_server(json_answer(generated)) as server:
+        started = provider_for(server.url + "/okidX/").start(StartRequest("ses_1", None, OkidOptions()))
+    assert server.requests[0].path == "/okidX/api/generate-verification"
+    assert started.verification_url == f"{server.url}/okidX/?verification_id=ver_1"

@@ -9,12 +9,10 @@ import json
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from idgate.api import Caller
 from idgate.domain import Session, Status
@@ -26,116 +24,17 @@ from idgate.errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from idgate.follow_state import FollowState
-from idgate.ports import Dependencies
-from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
+from idgate.providers.base import NewVerification, Observation, StartRequest
 from idgate.service import Idgate
+from idgate.store import epoch
 from tests.support.memory_idempotency import InMemoryIdempotencyKeys
-from tests.support.memory_store import fresh_session_store
-
-CALLER = Caller(kind="secret", client_id="shop")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class FakeOptions(BaseModel):
-    two_factor: bool = False
-
-
-@dataclass
-class FakeProvider:
-    """Answers what the test scripts: an Observation, or an exception to raise."""
-
-    answers: list[Any] = field(default_factory=list)
-    looks: int = 0
-    first_wait: int = 0
-    name: ClassVar[str] = "fake"
-    title: ClassVar[str] = "A fake provider"
-    options_model: ClassVar[type[BaseModel]] = FakeOptions
-
-    @classmethod
-    def from_context(cls, context: ProviderContext) -> FakeProvider:
-        return cls()
-
-    def parse_options(self, options: Any, *, email: str | None) -> FakeOptions:
-        return FakeOptions.model_validate(options)
-
-    def second_factor_requested(self, options: BaseModel) -> bool:
-        return isinstance(options, FakeOptions) and options.two_factor
-
-    def start(self, request: StartRequest) -> NewVerification:
-        return NewVerification(
-            "https://provider.example/v/1", datetime(2026, 11, 22, 20, 2, tzinfo=UTC), "ref-1"
-        )
-
-    def observe(self, session: Session) -> Observation:
-        self.looks += 1
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
-        return self.first_wait if attempt == 0 and self.first_wait else base_interval
-
-    def follow_limit(self, status: Status) -> timedelta | None:
-        return timedelta(hours=1) if status is Status.REVIEW else None
-
-
-@dataclass
-class Outside:
-    started: list[dict[str, Any]] = field(default_factory=list)
-    published: list[Session] = field(default_factory=list)
-    publish_failures: int = 0
-    mails: list[dict[str, Any]] = field(default_factory=list)
-
-    def start(self, state: FollowState) -> None:
-        self.started.append(state)
-
-    def session_finalized(self, session: Session) -> None:
-        if self.publish_failures:
-            self.publish_failures -= 1
-            raise RuntimeError("EventBridge is down")
-        self.published.append(session)
-
-    def send_pin(self, *, to: str, pin: str, valid_minutes: int) -> None:
-        self.mails.append({"to": to, "pin": pin})
+from tests.support.memory_store import DEFAULT_RETENTION
+from tests.support.world import CALLER, World, awaiting_pin, make_world, new_session, state, store_of
 
 
 @pytest.fixture
-def world() -> tuple[Idgate, FakeProvider, Outside, Clock]:
-    clock, provider, outside = Clock(), FakeProvider(), Outside()
-    service = Idgate(
-        Dependencies(
-            sessions=fresh_session_store(),
-            providers={"fake": provider},
-            starter=outside,
-            publisher=outside,
-            mailer=outside,
-            poll_interval_seconds=5,
-            pin_ttl=timedelta(minutes=10),
-            pin_max_attempts=5,
-            checks_per_execution=4,
-            clock=clock,
-            sleep=lambda seconds: None,
-        )
-    )
-    return service, provider, outside, clock
-
-
-def new_session(service: Idgate) -> Session:
-    session, _, _ = service.create_session(CALLER, {"provider": "fake"})
-    return session
-
-
-def state(session: Session, **more: Any) -> FollowState:
-    return FollowState(session_id=session.id, interval_seconds=5, wait_seconds=5, **more)
+def world() -> World:
+    return make_world()
 
 
 def test_an_idle_session_expires_at_its_deadline_after_one_last_look(world):
@@ -185,6 +84,10 @@ def test_a_review_that_outlives_its_follow_limit_ends_as_a_review_timeout(world)
     service.poll(state(session))
     in_review = service.get_session(CALLER, session.id, None)
     assert in_review.expires_at == clock.now + timedelta(hours=1)
+    # Kept while it is followed, and the retention after: exactly, not merely "later than now".
+    stored = store_of(service).stored_item(session.id)
+    assert stored is not None
+    assert stored["expires_ttl"] == epoch(in_review.expires_at + DEFAULT_RETENTION)
     clock.now = in_review.expires_at
     service.poll(state(session))
     final = service.get_session(CALLER, session.id, None)
@@ -250,7 +153,7 @@ def test_pin_tries_are_counted_and_the_right_pin_approves(world):
     )
     provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, second_factor_code="000042")]
     service.poll(state(session))
-    assert outside.mails == [{"to": "u@example.com", "pin": "000042"}]
+    assert outside.mails == [{"to": "u@example.com", "pin": "000042", "valid_minutes": 10}]
     for remaining in (4, 3):
         with pytest.raises(ValidationFailed) as wrong:
             service.submit_pin(CALLER, session.id, client_secret, "999999")
@@ -415,15 +318,6 @@ def test_a_review_that_begins_at_the_last_look_is_followed_on(world):
 
 
 # ---- PIN tries in parallel ---------------------------------------------------------------------------
-
-
-def awaiting_pin(service: Idgate, provider: FakeProvider, code: str) -> tuple[Session, str]:
-    session, client_secret, _ = service.create_session(
-        CALLER, {"provider": "fake", "email": "u@example.com", "options": {"two_factor": True}}
-    )
-    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, second_factor_code=code)]
-    service.poll(state(session))
-    return session, client_secret
 
 
 def parallel_tries(service: Idgate, session: Session, client_secret: str, pins: list[str]) -> list[Any]:

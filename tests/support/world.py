@@ -1,0 +1,147 @@
+"""The use cases in a world of fakes: a scripted provider, the outside (Step Functions, EventBridge, SES)
+recorded, the in-memory session store, and a clock the tests move. No moto: tests run in milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from idgate.api import Caller
+from idgate.domain import Session, Status
+from idgate.follow_state import FollowState
+from idgate.ports import Dependencies
+from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
+from idgate.service import Idgate
+from tests.support.memory_store import InMemorySessionStore, fresh_session_store
+
+CALLER = Caller(kind="secret", client_id="shop")
+#: What the fake provider's verification URL and expiry are.
+VERIFICATION_URL = "https://provider.example/v/1"
+EXPIRES_AT = datetime(2026, 11, 22, 20, 2, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class FakeOptions(BaseModel):
+    two_factor: bool = False
+
+
+@dataclass
+class FakeProvider:
+    """Answers what the test scripts: an Observation, or an exception to raise."""
+
+    answers: list[Any] = field(default_factory=list)
+    looks: int = 0
+    first_wait: int = 0
+    qr_image: str | None = None
+    name: ClassVar[str] = "fake"
+    title: ClassVar[str] = "A fake provider"
+    options_model: ClassVar[type[BaseModel]] = FakeOptions
+
+    @classmethod
+    def from_context(cls, context: ProviderContext) -> FakeProvider:
+        return cls()
+
+    def parse_options(self, options: Any, *, email: str | None) -> FakeOptions:
+        return FakeOptions.model_validate(options)
+
+    def second_factor_requested(self, options: BaseModel) -> bool:
+        return isinstance(options, FakeOptions) and options.two_factor
+
+    def start(self, request: StartRequest) -> NewVerification:
+        return NewVerification(VERIFICATION_URL, EXPIRES_AT, "ref-1", qr_image=self.qr_image)
+
+    def observe(self, session: Session) -> Observation:
+        self.looks += 1
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
+        return self.first_wait if attempt == 0 and self.first_wait else base_interval
+
+    def follow_limit(self, status: Status) -> timedelta | None:
+        return timedelta(hours=1) if status is Status.REVIEW else None
+
+
+@dataclass
+class Outside:
+    started: list[FollowState] = field(default_factory=list)
+    published: list[Session] = field(default_factory=list)
+    publish_failures: int = 0
+    mails: list[dict[str, Any]] = field(default_factory=list)
+    sleeps: list[float] = field(default_factory=list)
+
+    def start(self, state: FollowState) -> None:
+        self.started.append(state)
+
+    def session_finalized(self, session: Session) -> None:
+        if self.publish_failures:
+            self.publish_failures -= 1
+            raise RuntimeError("EventBridge is down")
+        self.published.append(session)
+
+    def send_pin(self, *, to: str, pin: str, valid_minutes: int) -> None:
+        self.mails.append({"to": to, "pin": pin, "valid_minutes": valid_minutes})
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+World = tuple[Idgate, FakeProvider, Outside, Clock]
+
+
+def make_world(*, pin_ttl: timedelta = timedelta(minutes=10), **more: Any) -> World:
+    clock, provider, outside = Clock(), FakeProvider(), Outside()
+    service = Idgate(
+        Dependencies(
+            sessions=fresh_session_store(),
+            providers={"fake": provider},
+            starter=outside,
+            publisher=outside,
+            mailer=outside,
+            poll_interval_seconds=5,
+            pin_ttl=pin_ttl,
+            pin_max_attempts=5,
+            checks_per_execution=4,
+            clock=clock,
+            sleep=outside.sleep,
+            **more,
+        )
+    )
+    return service, provider, outside, clock
+
+
+def store_of(service: Idgate) -> InMemorySessionStore:
+    sessions = service.deps.sessions
+    assert isinstance(sessions, InMemorySessionStore)
+    return sessions
+
+
+def new_session(service: Idgate) -> Session:
+    session, _, _ = service.create_session(CALLER, {"provider": "fake"})
+    return session
+
+
+def state(session: Session, **more: Any) -> FollowState:
+    return FollowState(session_id=session.id, interval_seconds=5, wait_seconds=5, **more)
+
+
+def awaiting_pin(service: Idgate, provider: FakeProvider, code: str) -> tuple[Session, str]:
+    """A session whose provider approved on condition of the PIN `code`, emailed to u@example.com."""
+    session, client_secret, _ = service.create_session(
+        CALLER, {"provider": "fake", "email": "u@example.com", "options": {"two_factor": True}}
+    )
+    provider.answers = [Observation(Status.AWAITING_PIN, "OK", risk=True, second_factor_code=code)]
+    service.poll(state(session))
+    return session, client_secret
