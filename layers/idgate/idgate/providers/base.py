@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from idgate.domain import Session, Status
-from idgate.errors import InvalidJson, ProviderFailed
+from idgate.errors import InvalidJson, ProviderFailed, ValidationFailed
 
 if TYPE_CHECKING:
     import requests  # the core uses this interface on every path; only the provider clients need requests
@@ -94,6 +94,13 @@ class ProviderContext:
             return model.model_validate({key.lower(): value for key, value in self.variables.items()})
         except ValidationError as exc:
             raise ValueError(f"invalid {self.name.upper()}_* settings: {exc}") from exc
+
+    def check_return_url(self, url: str | None) -> None:
+        """Refuses an `options.return_url` that is not https on one of the deployment's allowed hosts."""
+        if url is not None and not allowed_return_url(url, self.return_url_hosts):
+            raise ValidationFailed(
+                "options.return_url must be an https URL on an allowed host", code="return_url_not_allowed"
+            )
 
     def secret(self, key: str) -> str:
         """One string of the provider's credentials; a missing one is a refusal we cannot retry."""

@@ -31,7 +31,6 @@ from idgate.providers.base import (
     ProviderContext,
     StartRequest,
     WebhookRequest,
-    allowed_return_url,
 )
 from idgate.providers.http import json_object, send
 from idgate.qr import image_data_uri
@@ -127,12 +126,7 @@ class DatakeenProvider:
             parsed = DatakeenOptions.model_validate(options)
         except ValidationError as exc:
             raise validation_failed(exc, prefix=("options",)) from exc
-        if parsed.return_url is not None and not allowed_return_url(
-            parsed.return_url, self._context.return_url_hosts
-        ):
-            raise ValidationFailed(
-                "options.return_url must be an https URL on an allowed host", code="return_url_not_allowed"
-            )
+        self._context.check_return_url(parsed.return_url)
         if parsed.template_id is not None and parsed.template_id not in self._active_template_ids():
             raise ValidationFailed("options.template_id is not an active template", code="unknown_template")
         return parsed

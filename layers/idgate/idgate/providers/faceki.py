@@ -23,7 +23,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from idgate.domain import Reason, Session, Status
-from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable
 from idgate.providers import faceki_result
 from idgate.providers.base import (
     IssuedToken,
@@ -32,7 +32,6 @@ from idgate.providers.base import (
     ProviderContext,
     StartRequest,
     WebhookRequest,
-    allowed_return_url,
 )
 from idgate.providers.http import json_object, send
 from idgate.validation import validation_failed
@@ -87,12 +86,7 @@ class FacekiProvider:
             parsed = FacekiOptions.model_validate(options)
         except ValidationError as exc:
             raise validation_failed(exc, prefix=("options",)) from exc
-        if parsed.return_url is not None and not allowed_return_url(
-            parsed.return_url, self._context.return_url_hosts
-        ):
-            raise ValidationFailed(
-                "options.return_url must be an https URL on an allowed host", code="return_url_not_allowed"
-            )
+        self._context.check_return_url(parsed.return_url)
         return parsed
 
     def start(self, request: StartRequest) -> NewVerification:

@@ -19,7 +19,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from idgate.domain import Reason, Session, Status
-from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
+from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable
 from idgate.providers.base import (
     Image,
     NewVerification,
@@ -27,7 +27,6 @@ from idgate.providers.base import (
     ProviderContext,
     StartRequest,
     WebhookRequest,
-    allowed_return_url,
 )
 from idgate.providers.http import json_object, send
 from idgate.validation import validation_failed
@@ -99,7 +98,6 @@ class OkidProvider:
         self._context = context
         self._portal = portal_url.rstrip("/")
         self._http = context.http
-        self._return_url_hosts = context.return_url_hosts
         self._review_follow = context.review_follow
 
     @classmethod
@@ -113,13 +111,7 @@ class OkidProvider:
             parsed = OkidOptions.model_validate(options)
         except ValidationError as exc:
             raise validation_failed(exc, prefix=("options",)) from exc
-        if parsed.return_url is not None and not allowed_return_url(
-            parsed.return_url, self._return_url_hosts
-        ):
-            # An open redirect through our API would be a phishing tool.
-            raise ValidationFailed(
-                "options.return_url must be an https URL on an allowed host", code="return_url_not_allowed"
-            )
+        self._context.check_return_url(parsed.return_url)
         return parsed
 
     def start(self, request: StartRequest) -> NewVerification:
