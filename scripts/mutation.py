@@ -43,7 +43,16 @@ REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / ".mutation"
 PACKAGE = REPO / "layers" / "idgate" / "idgate"
 #: What the tests read besides tests/ (mutmut copies these into its mutants/ folder: `also_copy`).
-LINKED = ("pyproject.toml", "tests", "devstack", "events", "template.yaml", "openapi.yaml", "statemachine")
+LINKED = (
+    "pyproject.toml",
+    "tests",
+    "devstack",
+    "events",
+    "functions",
+    "template.yaml",
+    "openapi.yaml",
+    "statemachine",
+)
 #: mutmut's exit codes (mutmut.stats.status_by_exit_code), folded into what a score needs.
 KILLED = {1, 3, 36, -24, 24, 152, 255, 37}
 SURVIVED = {0}
