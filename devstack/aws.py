@@ -29,6 +29,7 @@ from devstack.atomic_writes import make_dynamodb_writes_atomic
 from devstack.aws_faults import AwsFaultMiddleware, AwsFaults
 from devstack.lambdas import Lambdas, MarshalError
 from devstack.server import BackgroundServer
+from devstack.sfn_integrations import fix_step_functions_integrations
 from devstack.template import LOCAL_REGION
 
 if TYPE_CHECKING:
@@ -164,6 +165,7 @@ class LocalAws:
         os.environ["MOTO_PORT"] = str(self.port)
         moto_api_backend.set_config(MOTO_CONFIG)
         make_dynamodb_writes_atomic()
+        fix_step_functions_integrations()
         self._server.start()
         log.debug("local AWS endpoint on %s", self.url)
         return self
