@@ -42,6 +42,11 @@ AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
         ":secret:${AWS::StackName}/providers/*"
     ): ("secretsmanager:GetSecretValue",),
     "${WebhookSecret}": ("secretsmanager:GetSecretValue",),  # webhook URLs given to providers
+    # following a new session: its fast phase (Express), or the long phase for a provider without one
+    (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+        ":stateMachine:${AWS::StackName}-fast-follow"
+    ): ("states:StartExecution",),
     "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-poll": (
         "states:StartExecution",
     ),

@@ -94,22 +94,53 @@ class Integration:
             time.sleep(0.2)
         return session
 
-    def execution(self, session_id: str) -> dict[str, Any]:
+    def executions(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's executions, oldest first: its fast phase (Express), then its long phase's
+        (Standard). The local Step Functions lists and keeps Express executions, which AWS does not."""
         assert self.stack.provisioned is not None
-        machine = next(iter(self.stack.provisioned.state_machines.values()))
-        arn = machine.replace(":stateMachine:", ":execution:") + f":{session_id}"
-        return self.client("stepfunctions").describe_execution(executionArn=arn)
+        sfn = self.client("stepfunctions")
+        found = [
+            execution
+            for machine in self.stack.provisioned.state_machines.values()
+            for execution in sfn.list_executions(stateMachineArn=machine)["executions"]
+            if execution["name"] == session_id or execution["name"].startswith(f"{session_id}.")
+        ]
+        return sorted(found, key=lambda execution: execution["startDate"])
+
+    def execution(self, session_id: str) -> dict[str, Any]:
+        """The session's latest execution."""
+        executions = self.executions(session_id)
+        assert executions, f"no execution follows {session_id}"
+        return self.client("stepfunctions").describe_execution(executionArn=executions[-1]["executionArn"])
+
+    def phases(self, session_id: str) -> list[str]:
+        """The types (EXPRESS, STANDARD) of the state machines that followed the session, in order."""
+        assert self.stack.provisioned is not None
+        sfn = self.client("stepfunctions")
+        return [
+            sfn.describe_state_machine(stateMachineArn=execution["stateMachineArn"])["type"]
+            for execution in self.executions(session_id)
+        ]
 
     def wait_for_execution_end(self, session_id: str, timeout: float = 30) -> dict[str, Any]:
+        """Waits until every execution of the session has ended (a hand-off starts the next one before
+        the fast phase's ends), and answers the latest."""
         deadline = time.monotonic() + timeout
-        while (execution := self.execution(session_id))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, "the execution is still running"
+        while any(execution["status"] == "RUNNING" for execution in self.executions(session_id)):
+            assert time.monotonic() < deadline, "an execution is still running"
             time.sleep(0.2)
-        return execution
+        return self.execution(session_id)
 
     def history(self, session_id: str) -> list[dict[str, Any]]:
-        arn = self.execution(session_id)["executionArn"]
-        return self.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        """The events of every execution of the session, oldest execution first."""
+        sfn = self.client("stepfunctions")
+        return [
+            event
+            for execution in self.executions(session_id)
+            for event in sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)[
+                "events"
+            ]
+        ]
 
     def waits(self, session_id: str) -> list[int]:
         """The wait_seconds of every Wait state the execution entered, in order."""

@@ -46,6 +46,9 @@ def test_an_idle_session_expires_when_the_token_does(integration: Integration):
     assert checks == integration.checks(created["id"])
     assert all(wait <= 1 for wait in integration.waits(created["id"]))
     assert len(integration.final_events(created["id"])) == 1
+    # The token's whole life, its look at the deadline included, is the fast phase's (Express): the
+    # Standard workflow, billed per transition, is never started.
+    assert integration.phases(created["id"]) == ["EXPRESS"]
 
 
 def test_a_transient_provider_failure_is_retried_inside_the_state_machine(integration: Integration):

@@ -148,28 +148,43 @@ def test_a_verification_okid_refuses_to_show_us_ends_in_error(integration: Integ
 
 def test_a_long_follow_up_continues_in_new_executions(integration: Integration, monkeypatch):
     # Step Functions ends an execution at 25,000 history events: days of review must span several.
-    monkeypatch.setenv("CHECKS_PER_EXECUTION", "3")
+    # Shortened here: 3 checks per execution, a 2 s fast phase, the long phase's waits at most 1 s.
+    for name, value in {
+        "CHECKS_PER_EXECUTION": "3",
+        "FAST_PHASE_LIMIT_SECONDS": "2",
+        "LONG_WAIT_LIMIT_SECONDS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
     reset_idgate_caches()
     try:
         created = integration.create({"provider": "okid"})
+        act(created["verification_url"], {"outcome": "needs_manual_review", "webhook": False})
+        integration.wait_for(created["id"], "review", timeout=5)
         eventually(lambda: execution_status(integration, f"{created['id']}.2") is not None, timeout=15)
         act(created["verification_url"], {"outcome": "verified", "webhook": False})
         integration.wait_for(created["id"], "approved", timeout=10)
     finally:
-        monkeypatch.delenv("CHECKS_PER_EXECUTION")
+        for name in ("CHECKS_PER_EXECUTION", "FAST_PHASE_LIMIT_SECONDS", "LONG_WAIT_LIMIT_SECONDS"):
+            monkeypatch.delenv(name)
         reset_idgate_caches()
-    first = integration.wait_for_execution_end(created["id"])
-    assert first["status"] == "SUCCEEDED"
-    assert integration.checks(created["id"]) == 3
+    assert integration.wait_for_execution_end(created["id"])["status"] == "SUCCEEDED"
+    # The fast phase (Express) handed the review to the long phase (Standard), which went on in
+    # executions <id>, <id>.1, <id>.2 ...
+    phases = integration.phases(created["id"])
+    assert phases[0] == "EXPRESS"
+    assert set(phases[1:]) == {"STANDARD"}
+    assert len(phases) >= 4
+    assert execution_status(integration, created["id"]) == "SUCCEEDED"
     assert execution_status(integration, f"{created['id']}.1") == "SUCCEEDED"
     # The schedule goes on where it was: attempts count across executions.
     assert details_calls(integration, created) >= 7
+    assert details_calls(integration, created) == integration.checks(created["id"])
     assert len(integration.final_events(created["id"])) == 1
 
 
 def execution_status(integration: Integration, name: str) -> str | None:
     assert integration.stack.provisioned is not None
-    machine = next(iter(integration.stack.provisioned.state_machines.values()))
+    machine = integration.stack.provisioned.state_machines["PollStateMachine"]
     arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
     try:
         return str(integration.client("stepfunctions").describe_execution(executionArn=arn)["status"])

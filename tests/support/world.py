@@ -42,6 +42,8 @@ class FakeProvider:
     answers: list[Any] = field(default_factory=list)
     looks: int = 0
     first_wait: int = 0
+    #: Its fast phase: the whole life of its verifications (2 minutes), as Jekimo's.
+    fast_follow: int = 120
     qr_image: str | None = None
     name: ClassVar[str] = "fake"
     title: ClassVar[str] = "A fake provider"
@@ -69,6 +71,9 @@ class FakeProvider:
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
         return self.first_wait if attempt == 0 and self.first_wait else base_interval
+
+    def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
+        return self.fast_follow
 
     def follow_limit(self, status: Status) -> timedelta | None:
         return timedelta(hours=1) if status is Status.REVIEW else None

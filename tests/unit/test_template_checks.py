@@ -194,15 +194,16 @@ def test_every_function_has_an_alarm_on_its_errors_and_throttles() -> None:
     assert watched == {function: {"Errors", "Throttles"} for function in template().functions()}
 
 
-def test_the_poll_state_machine_and_the_api_have_their_failure_alarms() -> None:
+def test_both_follow_state_machines_and_the_api_have_their_failure_alarms() -> None:
     read = [
         (m["Namespace"], m["MetricName"], json.dumps(dimensions(m)))
         for a in alarms().values()
         for m in metrics_of(a)
     ]
-    machine = json.dumps({"StateMachineArn": {"Ref": "PollStateMachine"}})
-    assert ("AWS/States", "ExecutionsFailed", machine) in read
-    assert ("AWS/States", "ExecutionsTimedOut", machine) in read
+    for logical_id in ("PollStateMachine", "FastFollowStateMachine"):
+        machine = json.dumps({"StateMachineArn": {"Ref": logical_id}})
+        assert ("AWS/States", "ExecutionsFailed", machine) in read
+        assert ("AWS/States", "ExecutionsTimedOut", machine) in read
     api = json.dumps({"ApiId": {"Ref": "HttpApi"}, "Stage": "$default"})
     assert ("AWS/ApiGateway", "5xx", api) in read
 

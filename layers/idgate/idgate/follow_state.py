@@ -1,12 +1,19 @@
-"""The state the poll state machine carries from one check to the next (statemachine/poll.asl.json).
+"""The state the follow state machines carry from one check to the next (statemachine/).
 
-The state machine passes it whole to the poll function and takes back what the function answers, so
-this model is its one definition; it is parsed at the handler's boundary.
+A session is followed in two phases (idgate.schedule): closely, at its provider's cadence, by the Express
+workflow the API starts (statemachine/fast-follow.asl.json), then sparsely by the Standard one
+(statemachine/poll.asl.json), which the Express workflow hands the state to. Both pass it whole to the poll
+function and take back what the function answers, so this model is its one definition; it is parsed at
+the handler's boundary.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+Phase = Literal["fast", "long"]
 
 
 class FollowState(BaseModel):
@@ -25,6 +32,15 @@ class FollowState(BaseModel):
     #: Checks made by this execution (a long follow-up continues in a new one).
     execution_checks: int = Field(default=0, ge=0)
     done: bool = False
+    #: Which workflow runs this step: "fast" (Express, until `fast_until`) or "long" (Standard; the
+    #: default, as for executions started before the phases existed).
+    phase: Phase = "long"
+    #: The end of the fast phase (Unix seconds): a next look later than this is the long phase's.
+    fast_until: float | None = None
+    #: The fast phase is over: the Express workflow starts the Standard one with this state.
+    handoff: bool = False
+    #: Looks made in the long phase, which spaces them further apart each time (idgate.schedule).
+    long_looks: int = Field(default=0, ge=0)
 
     @property
     def execution_name(self) -> str:

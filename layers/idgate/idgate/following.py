@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from idgate import deadline, metrics
+from idgate import deadline, metrics, schedule
 from idgate.domain import Reason, Result, Session, Status, can_move
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.finalizing import Finalizer, declined
@@ -29,21 +29,44 @@ class Following:
         self._second_factor = second_factor
 
     def start(self, session: Session) -> None:
-        """Starts the follow-up of a new session on its provider's schedule."""
+        """Starts following a new session: its fast phase when its provider has one, else the long
+        phase (idgate.schedule)."""
         interval = self._deps.poll_interval_seconds
         provider = self._deps.providers[session.provider]
-        first_wait = provider.next_wait_seconds(session, attempt=0, base_interval=interval)
-        state = FollowState(session_id=session.id, interval_seconds=interval, wait_seconds=max(1, first_wait))
+        first_wait = max(1, provider.next_wait_seconds(session, attempt=0, base_interval=interval))
+        fast_until = schedule.fast_phase_end(provider, session, interval, limit=self._deps.fast_phase_limit)
+        if fast_until is None:
+            first_wait = schedule.long_phase_wait(
+                session,
+                provider_wait=first_wait,
+                long_looks=0,
+                had_fast_phase=False,
+                now=self._deps.clock(),
+                limit_seconds=self._deps.long_wait_limit_seconds,
+            )
+        state = FollowState(
+            session_id=session.id,
+            interval_seconds=interval,
+            wait_seconds=first_wait,
+            phase="long" if fast_until is None else "fast",
+            fast_until=None if fast_until is None else fast_until.timestamp(),
+        )
         self._deps.starter.start(state)
 
     def poll(self, state: FollowState) -> FollowState:
         """One step: look at the provider once, record what changed, and say how long to wait before the
-        next step, or that the session is done.
+        next step, or that the session is done, or (`handoff`) that the fast phase is over and the long
+        phase takes the session on.
 
         A follow-up that outlives `checks_per_execution` steps (days of manual review) continues in a
         new execution, since Step Functions ends one at 25,000 history events."""
-        step = self._step(state).model_copy(update={"execution_checks": state.execution_checks + 1})
-        if step.done or step.execution_checks < self._deps.checks_per_execution:
+        step = self._step(state.model_copy(update={"handoff": False}))
+        if step.done or state.phase == "fast":
+            return step
+        step = step.model_copy(
+            update={"execution_checks": state.execution_checks + 1, "long_looks": state.long_looks + 1}
+        )
+        if step.execution_checks < self._deps.checks_per_execution:
             return step
         successor = step.model_copy(update={"generation": step.generation + 1, "execution_checks": 0})
         self._deps.starter.start(successor)
@@ -63,22 +86,47 @@ class Following:
         now = self._deps.clock()
         interval = state.interval_seconds
 
-        def waiting(seconds: int) -> FollowState:
+        def waiting(current: Session, provider_wait: int) -> FollowState:
+            """The next look: at the provider's cadence (a PIN: at its deadline) while the fast phase
+            lasts, then spaced out by the long phase's rules, which the Express workflow hands the
+            session to (`handoff`)."""
+            if current.status is Status.AWAITING_PIN:
+                seconds = _seconds_until(current.pin_deadline, now, fallback=interval)
+            else:
+                seconds = min(provider_wait, _seconds_until(current.expires_at, now, fallback=provider_wait))
+            fast = state.phase == "fast"
+            if fast and state.fast_until is not None and now.timestamp() + seconds <= state.fast_until:
+                return state.model_copy(update={"attempt": attempt, "done": False, "wait_seconds": seconds})
+            seconds = schedule.long_phase_wait(
+                current,
+                provider_wait=provider_wait,
+                long_looks=0 if fast else state.long_looks,
+                had_fast_phase=state.fast_until is not None,
+                now=now,
+                limit_seconds=self._deps.long_wait_limit_seconds,
+            )
             return state.model_copy(
-                update={"attempt": attempt, "done": False, "wait_seconds": max(1, seconds)}
+                update={
+                    "attempt": attempt,
+                    "done": False,
+                    "wait_seconds": seconds,
+                    "phase": "long",
+                    "handoff": fast,
+                }
             )
 
         if session.status is Status.AWAITING_PIN:
             if session.pin_deadline and now >= session.pin_deadline:
                 self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED))
                 return done
-            return waiting(_seconds_until(session.pin_deadline, now, fallback=interval))
+            return waiting(session, interval)
         if now >= session.expires_at:
             still_open = self._at_deadline(provider, session, interval)
             if still_open is None:
                 return done
-            wait = provider.next_wait_seconds(still_open, attempt=attempt, base_interval=interval)
-            return waiting(min(wait, _seconds_until(still_open.expires_at, now, fallback=wait)))
+            return waiting(
+                still_open, provider.next_wait_seconds(still_open, attempt=attempt, base_interval=interval)
+            )
         try:
             observation = provider.observe(session)
         except ProviderUnavailable as exc:
@@ -98,9 +146,8 @@ class Following:
         if current.status.is_final:
             return done
         if current.status is Status.AWAITING_PIN:
-            return waiting(_seconds_until(current.pin_deadline, now, fallback=interval))
-        wait = provider.next_wait_seconds(current, attempt=attempt, base_interval=interval)
-        return waiting(min(wait, _seconds_until(current.expires_at, now, fallback=wait)))
+            return waiting(current, interval)
+        return waiting(current, provider.next_wait_seconds(current, attempt=attempt, base_interval=interval))
 
     def abort(self, session_id: str) -> None:
         """The state machine gave up on a step: the session ends in `error` rather than hanging."""

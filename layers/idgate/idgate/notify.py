@@ -77,17 +77,27 @@ class Mailer:
 
 
 class PollStarter:
-    def __init__(self, state_machine_arn: str, *, client: Any = None) -> None:
+    """Starts the follow state machines: the Express one (`fast_state_machine_arn`) for a fast phase,
+    the Standard one for the long phase. Without an Express one, the Standard one runs both phases."""
+
+    def __init__(
+        self, state_machine_arn: str, fast_state_machine_arn: str = "", *, client: Any = None
+    ) -> None:
         self._arn = state_machine_arn
+        self._fast_arn = fast_state_machine_arn
         self._client = client
 
     def start(self, state: FollowState) -> None:
-        """Starts the execution of `state`'s generation, named `<session id>` or `<session id>.<n>`: each
-        name is used once, so a retried step cannot start the same generation twice."""
+        """Starts the execution of `state`'s phase and generation, named `<session id>` or `<session
+        id>.<n>`: each Standard name is used once, so a retried step cannot start the same generation
+        twice. (An Express workflow keeps no names; its fast phase is started once, at the creation.)"""
         self._client = self._client or _new_client("stepfunctions")
+        fast = state.phase == "fast" and bool(self._fast_arn)
         try:
             self._client.start_execution(
-                stateMachineArn=self._arn, name=state.execution_name, input=state.model_dump_json()
+                stateMachineArn=self._fast_arn if fast else self._arn,
+                name=state.execution_name,
+                input=state.model_dump_json(),
             )
         except self._client.exceptions.ExecutionAlreadyExists:
             return

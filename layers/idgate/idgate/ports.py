@@ -49,6 +49,9 @@ class Dependencies:
     pin_ttl: timedelta
     pin_max_attempts: int
     checks_per_execution: int = 1000
+    #: The longest fast phase and the longest wait of the long phase (idgate.schedule; tests shorten them).
+    fast_phase_limit: timedelta = timedelta(seconds=180)
+    long_wait_limit_seconds: int = 7200
     webhook_tokens: WebhookTokens = field(default=lambda provider: "")
     #: The same providers with the short time-outs a webhook answer needs (default: `providers`).
     webhook_providers: Mapping[str, Provider] | None = None

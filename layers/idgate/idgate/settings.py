@@ -26,12 +26,18 @@ class Settings(BaseModel):
     sessions_table: str = Field(alias="SESSIONS_TABLE")
     keys_table: str = Field(alias="KEYS_TABLE")
     state_machine_arn: str = Field(default="", alias="STATE_MACHINE_ARN")
+    #: The Express workflow of a session's fast phase (idgate.schedule); empty: the Standard one runs it.
+    fast_follow_state_machine_arn: str = Field(default="", alias="FAST_FOLLOW_STATE_MACHINE_ARN")
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME")
     retention_days: int = Field(default=30, ge=1, alias="RETENTION_DAYS")
     poll_interval_seconds: int = Field(default=5, ge=1, le=60, alias="POLL_INTERVAL_SECONDS")
     #: Step Functions ends an execution at 25,000 history events; a check is about 9 (up to ~20 with
     #: retries), so a follow-up continues in a new execution after this many checks.
     checks_per_execution: int = Field(default=1000, ge=2, le=1200, alias="CHECKS_PER_EXECUTION")
+    #: The longest fast phase (Express ends an execution at 300 s) and the longest wait between two looks
+    #: of the long phase (idgate.schedule); lowered to shorten local runs.
+    fast_phase_limit_seconds: int = Field(default=180, ge=1, le=200, alias="FAST_PHASE_LIMIT_SECONDS")
+    long_wait_limit_seconds: int = Field(default=7200, ge=1, alias="LONG_WAIT_LIMIT_SECONDS")
     sender_email: str = Field(default="", alias="SENDER_EMAIL")
     pin_ttl_seconds: int = Field(default=600, ge=1, alias="PIN_TTL_SECONDS")
     pin_max_attempts: int = Field(default=5, ge=1, alias="PIN_MAX_ATTEMPTS")

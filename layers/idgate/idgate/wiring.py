@@ -37,13 +37,15 @@ def build_service(settings: Settings) -> Idgate:
         Dependencies(
             sessions=SessionStore(settings.sessions_table, retention=timedelta(days=settings.retention_days)),
             providers=build_providers(settings, credentials, new_http_session(), caches, tokens),
-            starter=PollStarter(settings.state_machine_arn),
+            starter=PollStarter(settings.state_machine_arn, settings.fast_follow_state_machine_arn),
             publisher=EventPublisher(settings.event_bus_name),
             mailer=Mailer(settings.sender_email),
             poll_interval_seconds=settings.poll_interval_seconds,
             pin_ttl=timedelta(seconds=settings.pin_ttl_seconds),
             pin_max_attempts=settings.pin_max_attempts,
             checks_per_execution=settings.checks_per_execution,
+            fast_phase_limit=timedelta(seconds=settings.fast_phase_limit_seconds),
+            long_wait_limit_seconds=settings.long_wait_limit_seconds,
             webhook_tokens=WebhookTokens(
                 settings.webhook_secret_name, max_age_seconds=settings.secrets_max_age_seconds
             ),

@@ -196,9 +196,13 @@ class Provider(Protocol):
         ...
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
-        """How long the follow-up waits before the next look (attempt 0: before the first). Every
-        session is followed until its deadline; for a provider that sends webhooks this is the safety
-        net for a lost one, so it may be sparse."""
+        """The provider's cadence: how long the follow-up waits before the next look (attempt 0: before
+        the first). The fast phase follows it as it is; the long phase spaces it out (idgate.schedule)."""
+        ...
+
+    def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
+        """How long after its creation a session is followed closely, at the provider's cadence (the
+        fast phase, idgate.schedule); 0 when the provider's webhooks carry the news."""
         ...
 
     def follow_limit(self, status: Status) -> timedelta | None:

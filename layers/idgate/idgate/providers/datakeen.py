@@ -177,9 +177,12 @@ class DatakeenProvider:
             return Observation(session.status, "unknown")
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
-        """Webhooks carry the news; the follow-up is the safety net for a lost one: a first look after
-        6 base intervals (30 s), then every 12 (60 s)."""
+        """Webhooks carry the news, so the cadence is slow: 6 base intervals (30 s) before a first look,
+        then 12 (60 s), the start of a review's backing off (idgate.schedule)."""
         return 6 * base_interval if attempt == 0 else 12 * base_interval
+
+    def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
+        return 0  # its webhooks carry the news; the long phase is the safety net for a lost one
 
     def follow_limit(self, status: Status) -> timedelta | None:
         return self._context.review_follow if status in (Status.REVIEW, Status.PROCESSING) else None

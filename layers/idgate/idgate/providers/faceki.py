@@ -137,9 +137,12 @@ class FacekiProvider:
             return Observation(session.status, "unknown")
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
-        """Webhooks carry the news; the follow-up is the safety net for a lost one: a first look after
-        3 base intervals (15 s), then every 6 (30 s)."""
+        """Webhooks carry the news, so the cadence is slow: 3 base intervals (15 s) before a first look,
+        then 6 (30 s), the start of a review's backing off (idgate.schedule)."""
         return 3 * base_interval if attempt == 0 else 6 * base_interval
+
+    def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
+        return 0  # its webhooks carry the news; the long phase is the safety net for a lost one
 
     def follow_limit(self, status: Status) -> timedelta | None:
         return self._context.review_follow if status is Status.REVIEW else None

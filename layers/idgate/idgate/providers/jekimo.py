@@ -12,6 +12,7 @@ Settings: `JEKIMO_BASE_URL`, `JEKIMO_TOKEN_TTL_SECONDS`; secret `{"api_key"}`.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, ClassVar, Self
@@ -146,6 +147,10 @@ class JekimoProvider:
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
         return base_interval
+
+    def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
+        """The token's whole life: Jekimo sends no webhook, and a user scans within it or never."""
+        return math.ceil((session.expires_at - session.created_at).total_seconds())
 
     def follow_limit(self, status: Status) -> timedelta | None:
         return None

@@ -167,6 +167,11 @@ class OkidProvider:
             return 12 * base_interval
         return int(min(base_interval * 2 ** (attempt // 6), 12 * base_interval))
 
+    def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
+        """The documented schedule's first checks (a minute at the default interval); okID's webhook
+        and the sparse long phase cover the rest of the half hour."""
+        return 12 * base_interval
+
     def follow_limit(self, status: Status) -> timedelta | None:
         """How long a session in `status` is followed before it ends (review: a documented limit)."""
         return self._review_follow if status in (Status.REVIEW, Status.PROCESSING) else None
