@@ -177,6 +177,20 @@ class InMemorySessionStore:
             self._items[session_id] = {**item, "pin_attempts": _serializer.serialize(count)}
         return int(count)
 
+    def claim_look(self, session_id: str, *, now: datetime, every: timedelta) -> bool:
+        since = _serializer.serialize((now - every).isoformat())
+        _check_key(session_id, KEY, "UpdateItem")
+        with self._lock:
+            item = self._items.get(session_id)
+            if (
+                item is None
+                or "finalized_at" in item
+                or ("looked_at" in item and _less_than(since, item["looked_at"]))
+            ):
+                return False
+            self._items[session_id] = {**item, "looked_at": _serializer.serialize(now.isoformat())}
+        return True
+
     def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
         stale = _serializer.serialize((now - stale_after).isoformat())
         _check_key(session_id, KEY, "UpdateItem")

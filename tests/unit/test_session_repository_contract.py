@@ -474,6 +474,23 @@ def test_pin_attempts_stop_when_the_session_is_final_or_unknown(subject: Subject
     assert stored.pin_attempts == 1
 
 
+# ---- a reader's look at the provider -------------------------------------------------------------
+
+
+def test_a_look_is_claimed_once_per_interval_and_never_on_a_final_session(subject: Subject):
+    every = timedelta(seconds=5)
+    session = added(subject)
+    assert subject.store.claim_look(session.id, now=NOW, every=every)
+    assert item_of(subject, session.id)["looked_at"] == NOW.isoformat()
+    assert not subject.store.claim_look(session.id, now=NOW + timedelta(seconds=4), every=every)
+    assert subject.store.claim_look(session.id, now=NOW + every, every=every)  # exactly one interval later
+    assert item_of(subject, session.id)["looked_at"] == (NOW + every).isoformat()
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW)
+    assert not subject.store.claim_look(session.id, now=NOW + 3 * every, every=every)
+    assert not subject.store.claim_look("ses_contract999999999999", now=NOW, every=every)
+    assert subject.store.get("ses_contract999999999999") is None  # refused without making an item
+
+
 # ---- the final-status event ------------------------------------------------------------------
 
 

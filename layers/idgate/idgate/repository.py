@@ -109,6 +109,14 @@ class SessionRepository(Protocol):
         does not exist."""
         ...
 
+    def claim_look(self, session_id: str, *, now: datetime, every: timedelta) -> bool:
+        """Claims a look at the provider on behalf of someone reading the session (stores `looked_at` =
+        now), so that readers make at most one look per `every`. True when claimed. False when the
+        session is final (has `finalized_at`), was claimed less than `every` ago (a claim exactly that
+        old may be taken again), or there is no such id. Times are compared as ISO strings, as stored:
+        callers pass aware UTC datetimes."""
+        ...
+
     def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
         """Claims the right to publish a final session's event (stores `event_claimed_at` = now), so that
         two triggers cannot both publish. True when claimed. False when the session is not final (has no

@@ -14,6 +14,7 @@ from idgate.domain import Session
 from idgate.finalizing import Finalizer
 from idgate.follow_state import FollowState
 from idgate.following import Following
+from idgate.freshness import Freshness
 from idgate.ports import Dependencies
 from idgate.providers.base import Image, Observation
 from idgate.second_factor import PinIncorrect, SecondFactor
@@ -31,6 +32,7 @@ class Idgate:
         self.following = Following(deps, self.finalizer, self.second_factor)
         self.webhooks = Webhooks(deps, self.finalizer, self.following)
         self.sessions = Sessions(deps, self.finalizer, self.following, self.webhooks)
+        self.freshness = Freshness(deps, self.following)
 
     # ---- the API -----------------------------------------------------------------------------
 
@@ -45,7 +47,8 @@ class Idgate:
         return self.sessions.create(caller, body, api_base_url=api_base_url, idempotency_key=idempotency_key)
 
     def get_session(self, caller: Caller, session_id: str, client_secret: str | None) -> Session:
-        return self.sessions.get(caller, session_id, client_secret)
+        """The session, looked at afresh at the provider when it is due (idgate.freshness)."""
+        return self.freshness.refreshed(self.sessions.get(caller, session_id, client_secret))
 
     def submit_pin(self, caller: Caller, session_id: str, client_secret: str | None, pin: str) -> Session:
         return self.second_factor.submit(caller, session_id, client_secret, pin)

@@ -218,6 +218,23 @@ class SessionStore:
             raise
         return int(answer["Attributes"]["pin_attempts"])
 
+    def claim_look(self, session_id: str, *, now: datetime, every: timedelta) -> bool:
+        try:
+            self._table.update_item(
+                Key={"pk": session_id},
+                UpdateExpression="SET looked_at = :now",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(finalized_at)"
+                    " AND (attribute_not_exists(looked_at) OR looked_at <= :since)"
+                ),
+                ExpressionAttributeValues={":now": now.isoformat(), ":since": (now - every).isoformat()},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
     def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
         """Claims the right to publish a final session's event, so that two triggers cannot both publish.
         A claim whose publisher died (older than `stale_after`) may be taken over."""
