@@ -9,6 +9,7 @@ PY        := $(VENV)/bin/python
 SAM       := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
 ASL       := tools/node_modules/.bin/asl-validator
 TRANSLATED := .aws-sam/translated-template.json
+EXAMPLE_TEMPLATES := examples/eventbridge-consumer/template.yaml
 PYTEST_ARGS ?=
 
 .PHONY: help run test lint typecheck validate build unit integration e2e bench mutation clean
@@ -54,12 +55,19 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 # cfn-lint reads .cfnlintrc (informational checks too); checkov reads the template through the SAM transform,
-# where the roles SAM generates exist, and honours the skips each resource's Metadata justifies.
+# where the roles SAM generates exist, and honours the skips each resource's Metadata justifies. The examples
+# (README, Deploy) are checked too, so that what the README tells integrators to deploy stays valid; they
+# hold no SAM resources, so checkov reads them as they are.
 validate: $(SAM_VENV)/.installed $(VENV)/.installed $(CHECKOV_VENV)/.installed $(ASL)
 	$(SAM) validate --lint --region us-east-1
+	@for example in $(EXAMPLE_TEMPLATES); do \
+	  echo "sam validate --lint -t $$example"; \
+	  $(SAM) validate --lint --region us-east-1 -t "$$example" || exit 1; \
+	done
 	$(SAM_VENV)/bin/cfn-lint
 	$(PY) -m devstack.translate $(TRANSLATED)
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(TRANSLATED)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(TRANSLATED) \
+	  $(addprefix -f ,$(EXAMPLE_TEMPLATES))
 	@for definition in statemachine/*.asl.json; do \
 	  $(ASL) --json-path "$$definition" --no-arn-check || exit 1; \
 	done
