@@ -1,6 +1,7 @@
 """`python -m devstack`: the whole application on this machine, until Ctrl-C or SIGTERM.
 
-Once serving it prints `devstack ready {json}` (the URLs and dev keys) on one line, for scripts and tests.
+Once serving it prints `devstack ready {json}` (the URLs, the dev keys and the file for
+`sam local invoke --env-vars`) on one line, for scripts and tests.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from devstack import faults
 from devstack.lambdas import DEFAULT_CONCURRENCY
 from devstack.sandboxes import SANDBOXES
 from devstack.stack import LocalStack, StackOptions
-from devstack.template import DEFAULT_TEMPLATE
+from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT
 
 READY_PREFIX = "devstack ready "
+#: Where `make run` writes the file for `sam local invoke --env-vars` (git ignores .devstack/).
+DEFAULT_ENV_VARS_FILE = REPO_ROOT / ".devstack" / "env.json"
 #: How often the main thread looks whether SIGINT or SIGTERM asked it to stop.
 STOP_POLL_SECONDS = 0.2
 
@@ -57,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         help="invocations of one function that run at once, as Lambda runs them (more wait for a free one)",
     )
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="the SAM template to run")
+    parser.add_argument(
+        "--env-vars-file",
+        type=Path,
+        default=DEFAULT_ENV_VARS_FILE,
+        help="where to write the `sam local invoke --env-vars` file that points the functions at this stack",
+    )
     parser.add_argument("--log-level", default="INFO", help="devstack's own log level")
     faults.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -76,6 +85,7 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         pin_ttl=values.pop("pin_ttl"),
         lambda_concurrency=values.pop("lambda_concurrency"),
         template=values.pop("template"),
+        env_vars_file=values.pop("env_vars_file"),
         faults=faults.FaultSettings.from_arguments(values),
         # What is left are the sandboxes' own options.
         sandbox_arguments={name: value for name, value in values.items() if name != "log_level"},

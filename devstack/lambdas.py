@@ -236,17 +236,21 @@ def function_environment(
                 log.warning(
                     "%s differs between functions (%r, %r): the first applies", name, env[name], value
                 )
-    env.update(
-        AWS_ENDPOINT_URL=aws_url,
-        AWS_DEFAULT_REGION=LOCAL_REGION,
-        AWS_REGION=LOCAL_REGION,
-        AWS_ACCESS_KEY_ID="devstack",
-        AWS_SECRET_ACCESS_KEY="devstack",  # noqa: S106 - a dummy: moto accepts any
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_NAMESPACE="idgate",
-    )
+    env.update(local_aws_variables(aws_url))
+    env.update(POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="idgate")
     env.update(overrides or {})
     return env
+
+
+def local_aws_variables(aws_url: str) -> dict[str, str]:
+    """What points an AWS SDK at the local endpoint: the endpoint, its region and dummy credentials."""
+    return {
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        "AWS_REGION": LOCAL_REGION,
+        "AWS_ACCESS_KEY_ID": "devstack",
+        "AWS_SECRET_ACCESS_KEY": "devstack",  # a dummy: moto accepts any
+    }
 
 
 def apply_environment(env: Mapping[str, str]) -> dict[str, str | None]:

@@ -28,10 +28,12 @@ from devstack.lambdas import (
     Lambdas,
     apply_environment,
     function_environment,
+    local_aws_variables,
     restore_environment,
 )
 from devstack.mail import MailPrinter
 from devstack.provision import Provisioned, provision
+from devstack.sam_env import write_sam_env_vars
 from devstack.sandboxes import SANDBOXES
 from devstack.sandboxes.base import Sandbox
 from devstack.server import BackgroundServer
@@ -78,6 +80,8 @@ class StackOptions:
     print_mail: bool = True
     #: Chaos: put in force once the stack is up (provisioning is never faulted); `LocalStack.faults` after.
     faults: FaultSettings = field(default_factory=FaultSettings)
+    #: Where to write `sam local invoke --env-vars`'s file for this stack (devstack.sam_env); None: nowhere.
+    env_vars_file: Path | None = None
 
     def port_of(self, sandbox: type[Sandbox]) -> int:
         return self.sandbox_ports.get(sandbox.name, sandbox.default_port)
@@ -91,6 +95,8 @@ class StackUrls:
     keys: dict[str, str]
     #: Each provider's client base URL (what `<NAME>_BASE_URL` is set to).
     providers: dict[str, str]
+    #: The file for `sam local invoke --env-vars`, when the stack wrote one.
+    env_vars_file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         # Each provider also at the top level ("jekimo": ...), as scripts read the ready line.
@@ -166,6 +172,9 @@ class LocalStack:
             )
         env = function_environment(functions.values(), aws_url, {**overrides, **o.environment})
         self._previous_env = apply_environment(env)
+        if o.env_vars_file is not None:
+            local = {**local_aws_variables(aws_url), **overrides, **o.environment}
+            write_sam_env_vars(o.env_vars_file, functions, local)
         self.lambdas.load_all()  # import errors show now, not on the first request
         self._register_dev_keys()
         streams = self.aws.client("dynamodbstreams")
@@ -177,7 +186,8 @@ class LocalStack:
         api.start()
         if o.print_mail:
             self._mail = MailPrinter(output=lambda text: print(text, flush=True)).start()
-        self.urls = StackUrls(api_url, f"{api_url}/", aws_url, dict(DEV_KEYS), provider_urls)
+        env_vars_file = None if o.env_vars_file is None else str(o.env_vars_file)
+        self.urls = StackUrls(api_url, f"{api_url}/", aws_url, dict(DEV_KEYS), provider_urls, env_vars_file)
         # As each provider's dashboard would be set up: the URL GET /v1/providers/{name}/webhook gives.
         for name, sandbox in self.sandboxes.items():
             sandbox.dashboard_webhook_url = self.webhook_url(name)
@@ -279,4 +289,7 @@ def banner(urls: StackUrls, table: str) -> str:
         *(f"  {name:<13} {url} ({titles.get(name, name)} sandbox)" for name, url in urls.providers.items()),
         f"  dev keys      {urls.keys['secret']} (secret), {urls.keys['publishable']} (publishable)",
     ]
+    if urls.env_vars_file is not None:
+        path = urls.env_vars_file
+        lines.append(f"  env vars      {path}  (sam local invoke <Function> --env-vars {path}, README)")
     return "\n".join(lines)

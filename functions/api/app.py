@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -19,6 +20,7 @@ from idgate.http_api import (
     request_json,
 )
 from idgate.logs import log_invocation
+from idgate.session_access import SESSION_ID
 from idgate.settings import get_settings
 from idgate.validation import validation_failed
 from idgate.wiring import default_service
@@ -57,6 +59,13 @@ app = APIGatewayHttpResolver()
 install_error_handlers(app, logger)
 
 
+def label_session(session_id: str) -> None:
+    """The request's remaining lines carry the session its path names. Only a well-formed id: anything else
+    names no session, and is the caller's text, which no line repeats."""
+    if SESSION_ID.fullmatch(session_id):
+        logger.thread_safe_append_keys(session_id=session_id)
+
+
 @app.get("/v1/health")
 def health() -> Response[str]:
     return json_response(200, {"status": "ok"})
@@ -75,6 +84,7 @@ def create_session() -> Response[str]:
 
 @app.get("/v1/sessions/<session_id>")
 def get_session(session_id: str) -> Response[str]:
+    label_session(session_id)
     client_secret = app.current_event.headers.get("x-client-secret")
     return json_response(
         200, session_view(default_service().get_session(request_caller(app), session_id, client_secret))
@@ -83,6 +93,7 @@ def get_session(session_id: str) -> Response[str]:
 
 @app.post("/v1/sessions/<session_id>/pin")
 def submit_pin(session_id: str) -> Response[str]:
+    label_session(session_id)
     try:
         request = PinRequest.model_validate(request_json(app))
     except ValidationError as exc:
@@ -94,6 +105,7 @@ def submit_pin(session_id: str) -> Response[str]:
 
 @app.get("/v1/sessions/<session_id>/images/<side>")
 def session_image(session_id: str, side: str) -> Response[bytes]:
+    label_session(session_id)
     redacted = (app.current_event.get_query_string_value("redacted") or "true").lower() != "false"
     image = default_service().image(request_caller(app), session_id, side, redacted=redacted)
     # A bytes body goes out base64-encoded with isBase64Encoded, which API Gateway decodes for the client.
@@ -125,6 +137,8 @@ def provider_resource(provider: str, resource: str) -> Response[str]:
     return json_response(200, default_service().provider_resource(request_caller(app), provider, resource))
 
 
-@log_invocation(logger)
+# `correlation_id` on every line: API Gateway's request id, the `requestId` of the request's access log line
+# (and of every function the request reached).
+@log_invocation(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

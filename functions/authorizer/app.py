@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.apikeys import authorize
@@ -22,6 +23,8 @@ AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
 logger = Logger(service="idgate")
 
 
-@log_invocation(logger)
+# `correlation_id` on every line: API Gateway's request id, the `requestId` of the request's access log line
+# (and of every function the request reached).
+@log_invocation(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return authorize(default_key_store(), event.get("headers") or {})

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.http_api import install_error_handlers, json_response, request_bytes
@@ -44,6 +45,8 @@ def receive(provider: str, token: str) -> Response[str]:
     return json_response(200, default_service().receive_webhook(provider, token, headers, request_bytes(app)))
 
 
-@log_invocation(logger)
+# `correlation_id` on every line: API Gateway's request id, the `requestId` of the request's access log line
+# (and of every function the request reached).
+@log_invocation(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -43,6 +43,7 @@ class RunningStack:
     providers: dict[str, str]  # each provider sandbox's client base URL, by provider name
     process: subprocess.Popen[bytes]
     log_path: Path
+    env_vars_file: Path | None = None  # for `sam local invoke --env-vars`, as the stack wrote it
 
     def output(self) -> str:
         """Everything the stack printed so far (its logs, and the emails the application sent)."""
@@ -86,7 +87,9 @@ def running_stack(*options: str, log_path: Path | None = None, timeout: float = 
         handle, name = tempfile.mkstemp(prefix="devstack-", suffix=".log")
         os.close(handle)
         log_path = Path(name)
-    command = [sys.executable, "-m", "devstack", *FREE_PORTS, *options]
+    # Beside the log, never the repository's .devstack/env.json: that is `make run`'s (a later flag wins).
+    env_vars_file = log_path.with_name(f"{log_path.stem}-env.json")
+    command = [sys.executable, "-m", "devstack", *FREE_PORTS, "--env-vars-file", str(env_vars_file), *options]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -107,8 +110,16 @@ def running_stack(*options: str, log_path: Path | None = None, timeout: float = 
             exited = process.poll() is not None
             state = f"exited with {process.returncode}" if exited else f"was not ready in {timeout} s"
             raise RuntimeError(f"the local stack {state}; last output ({log_path}):\n{_tail(log_path)}")
+        written = urls.get("env_vars_file")
         yield RunningStack(
-            urls["api"], urls["web"], urls["aws"], urls["keys"], urls["providers"], process, log_path
+            urls["api"],
+            urls["web"],
+            urls["aws"],
+            urls["keys"],
+            urls["providers"],
+            process,
+            log_path,
+            Path(written) if written else None,
         )
     finally:
         _stop(process)

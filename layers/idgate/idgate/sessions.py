@@ -27,6 +27,7 @@ from idgate.errors import (
 from idgate.finalizing import Finalizer
 from idgate.following import Following
 from idgate.idempotency import Earlier, IdempotencyKeys
+from idgate.logs import label_lines
 from idgate.ports import Dependencies
 from idgate.providers.base import Image, ImageProvider, ResourceProvider, SecondFactorProvider, StartRequest
 from idgate.qr import qr_data_uri
@@ -81,6 +82,7 @@ class Sessions:
 
     def _replay(self, earlier: Earlier) -> tuple[Session, str, str]:
         """The first request's answer, while its session is open; its link is gone once it is final."""
+        label_lines(logger, session_id=earlier.session_id)
         session = self._deps.sessions.get(earlier.session_id)
         if session is None or session.status.is_final or not session.verification_url:
             raise Conflict(
@@ -110,6 +112,8 @@ class Sessions:
                 code="too_many_open_sessions",
             )
         session_id = new_id("ses")
+        # From here every line of the request names the session, the provider's failures and refusals too.
+        label_lines(logger, session_id=session_id)
         webhook_url = self._webhooks.url_for(provider.name, api_base_url) if api_base_url else None
         start = StartRequest(session_id, request.reference, options, webhook_url)
         try:

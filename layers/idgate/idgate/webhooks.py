@@ -20,6 +20,7 @@ from idgate.errors import (
 )
 from idgate.finalizing import Finalizer
 from idgate.following import Following
+from idgate.logs import label_lines
 from idgate.ports import Dependencies
 from idgate.providers.base import WebhookProvider, WebhookRequest
 from idgate.secrets_util import same_secret, sha256_hex
@@ -108,7 +109,7 @@ class Webhooks:
             raise NotFound("no session for that verification", code="session_not_found")
         applied = False
         for session in found:
-            logger.thread_safe_append_keys(session_id=session.id)
+            label_lines(logger, session_id=session.id)
             if session.status.is_final:
                 logger.info("webhook for a final session; nothing to do", status=session.status.value)
                 continue
