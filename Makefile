@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV      := .venv
 SAM_VENV  := .venv-sam
 CHECKOV_VENV := .venv-checkov
+LOCK_VENV := .venv-pip-tools
 PY        := $(VENV)/bin/python
 SAM       := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
 ASL       := tools/node_modules/.bin/asl-validator
@@ -12,13 +13,14 @@ TRANSLATED := .aws-sam/translated-template.json
 EXAMPLE_TEMPLATES := examples/eventbridge-consumer/template.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint typecheck validate build unit integration e2e bench mutation clean
+.PHONY: help run test lint typecheck validate build lock unit integration e2e bench mutation clean
 
 help:
 	@echo "make run    - the whole application locally (API and demo page on http://127.0.0.1:3000)"
 	@echo "make test   - every check and test (lint, types, sam validate/build, ASL, unit, integration, e2e, browser)"
 	@echo "make bench  - the benchmarks"
 	@echo "make mutation - mutation testing of the core on the fast tests, a score per module (about an hour)"
+	@echo "make lock   - lock the layer's dependencies with their hashes (layers/idgate/requirements.lock)"
 	@echo "make clean  - remove the virtual environments and build output"
 
 $(VENV)/.installed: requirements-dev.txt layers/idgate/requirements.txt
@@ -38,6 +40,12 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	@rm -rf $(CHECKOV_VENV)
 	"$$(scripts/find-python.sh)" -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+$(LOCK_VENV)/.installed: requirements-pip-tools.txt
+	@rm -rf $(LOCK_VENV)
+	"$$(scripts/find-python.sh)" -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-pip-tools.txt
 	@touch $@
 
 $(ASL): tools/package.json tools/package-lock.json
@@ -75,6 +83,18 @@ validate: $(SAM_VENV)/.installed $(VENV)/.installed $(CHECKOV_VENV)/.installed $
 build: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) build --region us-east-1 --cached --parallel
 
+# The layer's lock, from the pins of layers/idgate/requirements.txt: every package `sam build` installs in the
+# layer, pinned, with the hashes of its files (layers/idgate/Makefile installs nothing else). Versions already
+# locked stay while they fit; `make lock ARGS=--upgrade` takes the newest. boto3 and botocore, and what only
+# they need, are the Lambda runtime's: left out (the "unsafe" packages of pip-compile's words). pip-compile
+# resolves for this machine; the layer's packages ask for nothing that depends on the processor.
+lock: $(LOCK_VENV)/.installed
+	cd layers/idgate && CUSTOM_COMPILE_COMMAND="make lock" ../../$(LOCK_VENV)/bin/pip-compile --quiet \
+	  --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --unsafe-package boto3 --unsafe-package botocore --unsafe-package s3transfer \
+	  --unsafe-package python-dateutil --unsafe-package six \
+	  --output-file requirements.lock $(ARGS) requirements.txt
+
 test: lint typecheck validate build $(VENV)/.installed
 	scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -100,4 +120,4 @@ mutation: $(VENV)/.installed
 	$(PY) scripts/mutation.py --budget-minutes $(MUTATION_MINUTES) $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam tools/node_modules .pytest_cache .mypy_cache .ruff_cache .mutation
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(LOCK_VENV) .aws-sam tools/node_modules .pytest_cache .mypy_cache .ruff_cache .mutation

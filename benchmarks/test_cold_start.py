@@ -14,6 +14,10 @@ to the first invocation still shows.
 
 The functions run on arm64: native extensions built for another machine are given, in the copy measured
 here, this machine's build of the same package version (they load from a file beside the foreign one).
+
+Each function is measured as the template deploys it with tracing off (the `Tracing` parameter's default) and
+on: the X-Ray SDK is then imported and botocore patched when the first invocation builds its dependencies, so
+its cost shows in the second figure, not in the import.
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ FUNCTIONS = (
 )
 #: The distributions Lambda's Python 3.12 runtime brings precompiled (/var/lang/lib/python3.12/site-packages).
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+#: The template's `Tracing` parameter: off (its default), then on.
+TRACING = ("Disabled", "Active")
+#: What Lambda adds to a function's environment when its tracing is Active.
+TRACING_ENVIRONMENT = {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"}
 #: What Lambda sets in every function's environment (credentials are the role's, as variables).
 LAMBDA_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
@@ -84,27 +92,55 @@ else:
             getattr(module, builder)()
 print(imported - start, time.perf_counter() - start)
 """
+#: Run in a fresh interpreter: the handler's import and what its first invocation loads anyway (boto3 and a
+#: client), then the time tracing's start takes there (idgate.tracing; nothing at all with tracing off).
+TRACING_PROBE = """
+import sys, time
+what, paths = sys.argv[1], sys.argv[2:]
+sys.path[0:0] = paths
+__import__(what)
+import boto3
+boto3.client("dynamodb")
+from idgate.settings import get_settings
+from idgate.tracing import start_tracing
+settings = get_settings()
+start = time.perf_counter()
+start_tracing(settings.tracing)
+print(time.perf_counter() - start)
+"""
+#: The most tracing's start may add to a first invocation, as a share of the floor.
+TRACING_START_SHARE = 0.25
 
 
 @dataclass(frozen=True)
 class Layout:
     runtime: Path
     layers: tuple[Path, ...]
-    functions: dict[str, Function]
+    #: Each function of the template, by the `Tracing` parameter's value it was deployed with.
+    functions: dict[str, dict[str, Function]]
 
     def sys_path(self, function: Function) -> list[str]:
         return [str(function.code_uri), *map(str, self.layers), str(self.runtime)]
 
 
-def _run(what: str, paths: list[str], environment: dict[str, str]) -> tuple[float, float]:
+def _run(what: str, paths: list[str], environment: dict[str, str], probe: str = PROBE) -> tuple[float, ...]:
     # -I: no user site, no PYTHON* variables, no current folder; -S: no site-packages; -B: read-only code.
-    command = [sys.executable, "-I", "-S", "-B", "-c", PROBE, what, *paths]
+    command = [sys.executable, "-I", "-S", "-B", "-c", probe, what, *paths]
     out = subprocess.run(  # noqa: S603 - this interpreter, our probe, paths of our build
         command, env=environment, capture_output=True, text=True, check=False, timeout=60
     )
     assert out.returncode == 0, f"{what}: {out.stderr}"
-    imported, ready = out.stdout.split()
-    return float(imported), float(ready)
+    return tuple(float(number) for number in out.stdout.split())
+
+
+def _environment(function: Function, tracing: str) -> dict[str, str]:
+    """The function's environment on Lambda, deployed with `tracing`."""
+    environment = {**function.environment, **LAMBDA_ENVIRONMENT, "_HANDLER": function.handler}
+    environment["AWS_LAMBDA_FUNCTION_NAME"] = function.name
+    environment["LAMBDA_TASK_ROOT"] = str(function.code_uri)  # /var/task: Powertools reads it
+    if tracing == "Active":
+        environment.update(TRACING_ENVIRONMENT)
+    return environment
 
 
 def _copy_runtime(target: Path) -> None:
@@ -163,8 +199,11 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Layout:
         shutil.copytree(layer, copy, symlinks=True)
         _local_extensions(copy / "python")
         layers.append(copy / "python")
-    functions = template.functions()
-    assert sorted(functions) == sorted(FUNCTIONS), "measure every function of template.yaml"
+    functions = {
+        tracing: template.functions(template.resolver(parameters={"Tracing": tracing})) for tracing in TRACING
+    }
+    for deployed in functions.values():
+        assert sorted(deployed) == sorted(FUNCTIONS), "measure every function of template.yaml"
     return Layout(runtime, tuple(layers), functions)
 
 
@@ -193,13 +232,13 @@ def test_the_build_ships_bytecode_for_every_module(benchmark):
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
-def test_cold_start_against_the_floor(benchmark, layout, state, logical_id):
-    function = layout.functions[logical_id]
+@pytest.mark.parametrize("tracing", TRACING)
+def test_cold_start_against_the_floor(benchmark, layout, state, tracing, logical_id):
+    function = layout.functions[tracing][logical_id]
     module = function.handler.rsplit(".", 1)[0]
-    environment = {**function.environment, **LAMBDA_ENVIRONMENT, "_HANDLER": function.handler}
-    environment["AWS_LAMBDA_FUNCTION_NAME"] = function.name
+    environment = _environment(function, tracing)
     handler_paths, floor_paths = layout.sys_path(function), [str(layout.runtime)]
-    runs: list[tuple[float, float]] = []
+    runs: list[tuple[float, ...]] = []
     floors: list[float] = []
 
     # A first run of each warms the file cache; then the floor runs before each run of the handler.
@@ -222,8 +261,47 @@ def test_cold_start_against_the_floor(benchmark, layout, state, logical_id):
         ready_ratio=round(ready / floor, 2),
     )
     state(
-        f"{logical_id}: import {handler * 1000:.0f} ms / floor {floor * 1000:.0f} ms = {ratio:.2f}"
+        f"{logical_id}, tracing {tracing}: import {handler * 1000:.0f} ms / floor {floor * 1000:.0f} ms"
+        f" = {ratio:.2f}"
         f" (goal <= {COLD_START_RATIO}); with its dependencies built: {ready * 1000:.0f} ms"
         f" = {ready / floor:.2f}"
     )
     assert ratio <= COLD_START_RATIO, json.dumps(benchmark.extra_info)
+
+
+def test_tracing_start_against_the_floor(benchmark, layout, state):
+    """What the `Tracing` parameter's Active adds to a first invocation: the X-Ray SDK's import and botocore's
+    patch (idgate.tracing), after what that invocation loads anyway; with tracing off, nothing."""
+    functions = {tracing: layout.functions[tracing]["ApiFunction"] for tracing in TRACING}
+    module = functions["Active"].handler.rsplit(".", 1)[0]
+    paths, floor_paths = layout.sys_path(functions["Active"]), [str(layout.runtime)]
+    floor_environment = _environment(functions["Disabled"], "Disabled")
+    starts: dict[str, list[float]] = {tracing: [] for tracing in TRACING}
+    floors: list[float] = []
+
+    def one_round() -> None:
+        for tracing, function in functions.items():
+            starts[tracing].append(_run(module, paths, _environment(function, tracing), TRACING_PROBE)[0])
+
+    # A first round warms the file cache; then the floor runs before each round.
+    one_round()
+    for measured in starts.values():
+        measured.clear()
+    benchmark.pedantic(
+        one_round,
+        setup=lambda: floors.append(_run("floor", floor_paths, floor_environment)[0]),
+        rounds=ROUNDS,
+    )
+
+    floor = statistics.median(floors)
+    on, off = (statistics.median(starts[tracing]) for tracing in ("Active", "Disabled"))
+    share = (on - off) / floor
+    benchmark.extra_info.update(
+        floor_ms=round(floor * 1000), on_ms=round(on * 1000, 1), share=round(share, 3)
+    )
+    state(
+        f"tracing's start (ApiFunction): {on * 1000:.1f} ms on, {off * 1000:.1f} ms off, / floor"
+        f" {floor * 1000:.0f} ms = {share:.3f} (goal <= {TRACING_START_SHARE})"
+    )
+    assert off < 0.001, "with tracing off, its start does nothing"
+    assert share <= TRACING_START_SHARE, json.dumps(benchmark.extra_info)

@@ -14,7 +14,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FUNCTIONS = sorted(path.parent.name for path in (REPO / "functions").glob("*/app.py"))
 #: Modules that cost tens of milliseconds and that no handler needs before its first invocation builds them.
-LEFT_FOR_FIRST_USE = ("boto3", "s3transfer", "requests", "idgate.providers.registry", "idgate.service")
+#: The X-Ray SDK is imported then too, and only where tracing is on (tests/unit/test_tracing.py).
+LEFT_FOR_FIRST_USE = (
+    "boto3",
+    "s3transfer",
+    "requests",
+    "idgate.providers.registry",
+    "idgate.service",
+    "aws_xray_sdk",
+)
 PROBE = """
 import json, sys
 sys.path[0:0] = sys.argv[1:]
@@ -37,7 +45,12 @@ def test_importing_a_handler_leaves_the_heavy_modules_for_first_use(function):
         capture_output=True,
         text=True,
         check=True,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "idgate"},
+        # Tracing on, as the template's `Tracing` parameter sets it: the import still leaves X-Ray for later.
+        env={
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_SERVICE_NAME": "idgate",
+            "POWERTOOLS_TRACE_DISABLED": "false",
+        },
     )
     # Then none of them is imported yet
     assert json.loads(out.stdout) == []

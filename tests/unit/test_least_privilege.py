@@ -21,7 +21,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from devstack.template import REPO_ROOT
+from devstack.template import REPO_ROOT, Resolver
 from idgate.providers.registry import PROVIDERS
 from idgate.settings import Settings
 from tests.support.permissions import declared, function_ids, resolver, template
@@ -42,11 +42,10 @@ LIBRARY_CALLS = {
     "get_parameter": "ssm:GetParameter",
     "batch_writer": "dynamodb:BatchWriteItem",  # boto3's DynamoDB Table
 }
-#: What SAM gives every function (CloudWatch Logs, X-Ray: Tracing is on in Globals).
-BASIC_POLICIES = {
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-}
+#: What SAM gives every function (CloudWatch Logs).
+BASIC_POLICIES = {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+#: What the functions' and the state machine's roles get only where the `Tracing` parameter is Active.
+TRACING_POLICY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
 #: What SAM adds for a DynamoDB stream event source (reading the stream).
 STREAM_READER_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
 #: What Step Functions needs to deliver its logs: AWS accepts no resource but "*" for these.
@@ -66,9 +65,19 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def role_of(logical_id: str) -> Mapping[str, Any]:
-    role = resolver().properties(logical_id)["Role"]
-    return resolver().properties(role["Fn::GetAtt"][0])
+@cache
+def tracing_resolver() -> Resolver:
+    return template().resolver(parameters={"Tracing": "Active"})
+
+
+def untraced_resolver() -> Resolver:
+    return template().resolver(parameters={"Tracing": "Disabled"})
+
+
+def role_of(logical_id: str, r: Resolver | None = None) -> Mapping[str, Any]:
+    r = r or resolver()
+    role = r.properties(logical_id)["Role"]
+    return r.properties(role["Fn::GetAtt"][0])
 
 
 def statements(role: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -117,11 +126,17 @@ def test_no_role_allows_a_wildcard_action_or_resource(function: str) -> None:
         assert not resource.endswith(":*"), (function, action, resource)
 
 
-def test_the_only_managed_policies_are_logs_and_tracing_and_a_stream_readers() -> None:
+@pytest.mark.parametrize("tracing", ["Disabled", "Active"])
+def test_the_only_managed_policies_are_logs_a_stream_readers_and_tracing_where_it_is_on(tracing: str) -> None:
+    # Given the template deployed with tracing off (the default) or on
+    r = template().resolver(parameters={"Tracing": tracing})
     readers = {source.function for source in template().stream_sources().values()}
+
+    # Then each role has log writing, the stream reader's reading, and X-Ray writing only with tracing on
     for function in function_ids():
         expected = BASIC_POLICIES | ({STREAM_READER_POLICY} if function in readers else set())
-        assert set(role_of(function)["ManagedPolicyArns"]) == expected, function
+        expected |= {TRACING_POLICY} if tracing == "Active" else set()
+        assert set(role_of(function, r)["ManagedPolicyArns"]) == expected, function
     assert readers == {"PublisherFunction"}
 
 
@@ -153,26 +168,38 @@ def test_the_provider_secrets_a_role_may_read_are_exactly_the_registered_provide
         assert matched == {provider.name for provider in PROVIDERS}, pattern
 
 
-def test_the_state_machine_may_invoke_exactly_the_functions_its_definition_calls() -> None:
-    # Given the functions the poll definition's tasks call
-    machine = template().state_machines()["PollStateMachine"]
+@pytest.mark.parametrize(
+    ("machine_id", "starts"),
+    [("PollStateMachine", set()), ("FastFollowStateMachine", {"PollStateMachine"})],
+)
+def test_a_state_machine_may_invoke_exactly_the_functions_and_start_the_machines_its_definition_calls(
+    machine_id: str, starts: set[str]
+) -> None:
+    # Given the functions the definition's Lambda tasks call, and the machines its startExecution tasks start
+    machine = template().state_machines(resolver())[machine_id]
     called = set(function_arns_in(machine.definition))
     assert called == {resolver().arn("PollFunction")}
+    started = set(started_machines_in(machine.definition))
+    assert started == {resolver().resolve({"Ref": logical_id}) for logical_id in starts}
     role = resolver().properties(machine.role_arn.rsplit("/", 1)[1])
 
-    # Then its role invokes those ARNs exactly, and has nothing else but log delivery and tracing
+    # Then its role invokes and starts those ARNs exactly, and has nothing else but log delivery (and
+    # tracing, when on)
     pairs = granted(role)
     assert {resource for action, resource in pairs if action == "lambda:InvokeFunction"} == called
-    assert {action for action, resource in pairs if action != "lambda:InvokeFunction"} == LOG_DELIVERY
+    assert {resource for action, resource in pairs if action == "states:StartExecution"} == started
+    others = {action for action, _ in pairs} - {"lambda:InvokeFunction", "states:StartExecution"}
+    assert others == LOG_DELIVERY
     assert {resource for action, resource in pairs if action in LOG_DELIVERY} == {"*"}
-    assert resolver().resolve(role["ManagedPolicyArns"]) == ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"]
+    assert untraced_resolver().resolve(role["ManagedPolicyArns"]) == []
+    assert tracing_resolver().resolve(role["ManagedPolicyArns"]) == [TRACING_POLICY]
 
 
-def function_arns_in(definition: str) -> Iterator[str]:
-    def walk(node: Any) -> Iterator[str]:
+def tasks_in(definition: str) -> Iterator[Mapping[str, Any]]:
+    def walk(node: Any) -> Iterator[Mapping[str, Any]]:
         if isinstance(node, dict):
             if node.get("Type") == "Task":
-                yield node["Parameters"]["FunctionName"]
+                yield node
             for value in node.values():
                 yield from walk(value)
         elif isinstance(node, list):
@@ -180,6 +207,18 @@ def function_arns_in(definition: str) -> Iterator[str]:
                 yield from walk(value)
 
     yield from walk(json.loads(definition))
+
+
+def function_arns_in(definition: str) -> Iterator[str]:
+    for task in tasks_in(definition):
+        if task["Resource"] == "arn:aws:states:::lambda:invoke":
+            yield task["Parameters"]["FunctionName"]
+
+
+def started_machines_in(definition: str) -> Iterator[str]:
+    for task in tasks_in(definition):
+        if task["Resource"] == "arn:aws:states:::states:startExecution":
+            yield task["Parameters"]["StateMachineArn"]
 
 
 def test_no_provider_takes_webhooks_and_has_a_second_factor() -> None:

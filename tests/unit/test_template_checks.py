@@ -124,6 +124,31 @@ def test_the_state_machine_logs_errors_without_execution_data() -> None:
     }
 
 
+# ---- tracing -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tracing", "on"), [("Disabled", False), ("Active", True)])
+def test_the_tracing_parameter_sets_the_functions_and_the_state_machines_tracing(
+    tracing: str, on: bool
+) -> None:
+    # Given the template deployed with the parameter (Active is its default)
+    r = template().resolver(parameters={"Tracing": tracing})
+
+    # Then every function traces in Lambda's Active mode or not at all, and its code is told the same
+    for logical_id, function in template().functions(r).items():
+        mode = r.properties(logical_id).get("TracingConfig")
+        assert (r.resolve(mode) if mode else None) == ({"Mode": "Active"} if on else None), logical_id
+        assert function.environment["POWERTOOLS_TRACE_DISABLED"] == ("false" if on else "true"), logical_id
+
+    # And so does the state machine
+    machine = r.properties("PollStateMachine")
+    assert r.resolve(machine["TracingConfiguration"]) == {"Enabled": on}
+
+
+def test_tracing_is_off_by_default() -> None:
+    assert template().parameters["Tracing"].default == "Active"
+
+
 # ---- data kept ---------------------------------------------------------------------------------------------
 
 

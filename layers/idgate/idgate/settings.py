@@ -56,6 +56,9 @@ class Settings(BaseModel):
     review_follow_hours: int = Field(default=168, ge=1, alias="REVIEW_FOLLOW_HOURS")
     #: How many open sessions one client may have at once; 0: no limit.
     max_open_sessions_per_client: int = Field(default=0, ge=0, alias="MAX_OPEN_SESSIONS_PER_CLIENT")
+    #: Powertools' own switch, which template.yaml's `Tracing` parameter sets; tracing stays off (and X-Ray is
+    #: never imported) unless it is "false" (see idgate.tracing).
+    trace_disabled: bool = Field(default=True, alias="POWERTOOLS_TRACE_DISABLED")
     #: The environment's other variables, for the providers' own settings (never shown: see `repr`).
     other_variables: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
@@ -69,6 +72,10 @@ class Settings(BaseModel):
         return frozenset(
             host.strip().lower() for host in self.return_url_allowed_hosts.split(",") if host.strip()
         )
+
+    @property
+    def tracing(self) -> bool:
+        return not self.trace_disabled
 
     def variables_of(self, provider: str) -> dict[str, str]:
         """Provider `provider`'s variables, without their `<PROVIDER>_` prefix."""

@@ -2,7 +2,8 @@
 
 Every handler imports this module at its cold start, before it knows what its invocations will need: so
 what the dependencies are made of (the use cases, the provider clients and requests, boto3) is imported
-when they are first built, not here.
+when they are first built, not here. So is the tracing of their calls, when the deployment turns it on
+(idgate.tracing): before the first client is made.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from idgate.settings import Settings, get_settings
+from idgate.tracing import start_tracing
 
 if TYPE_CHECKING:
     from idgate.providers.registry import SharedTokens
@@ -29,6 +31,7 @@ def build_service(settings: Settings) -> Idgate:
     from idgate.service import Idgate
     from idgate.store import SessionStore
 
+    start_tracing(settings.tracing)
     credentials = ProviderSecrets(settings.secret_name_of, max_age_seconds=settings.secrets_max_age_seconds)
     # One cache per provider for the container, shared by its normal and its webhook client.
     caches: dict[str, Any] = {}
@@ -96,4 +99,6 @@ def default_service() -> Idgate:
 def default_key_store() -> KeyStore:
     from idgate.store import KeyStore
 
-    return KeyStore(get_settings().keys_table)
+    settings = get_settings()
+    start_tracing(settings.tracing)
+    return KeyStore(settings.keys_table)

@@ -239,7 +239,14 @@ class DatakeenProvider:
             for renewed in (False, True):
                 token = self._token(renew=renewed)
                 headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
-                answer = send(self._context.http, method, f"{self._base}{path}", headers=headers, **kwargs)
+                answer = send(
+                    self._context.http,
+                    method,
+                    f"{self._base}{path}",
+                    provider=self.name,
+                    headers=headers,
+                    **kwargs,
+                )
                 if answer.status_code != 401:
                     break
             _refuse(answer)
@@ -259,7 +266,9 @@ class DatakeenProvider:
                 "username": self._context.secret("username"),
                 "password": self._context.secret("password"),
             }
-            answer = send(self._context.http, "POST", f"{self._base}/auth", json=credentials)
+            answer = send(
+                self._context.http, "POST", f"{self._base}/auth", provider=self.name, json=credentials
+            )
             if answer.status_code in (400, 401, 403):
                 raise ProviderRejected(Reason.PROVIDER_AUTH_FAILED, "Datakeen refused our login")
             data = json_object(answer).get("data")

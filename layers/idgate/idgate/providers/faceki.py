@@ -179,14 +179,21 @@ class FacekiProvider:
 
     def _send(self, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"}
-        return send(self._context.http, method, f"{self._base}{path}", headers=headers, **kwargs)
+        url = f"{self._base}{path}"
+        return send(self._context.http, method, url, provider=self.name, headers=headers, **kwargs)
 
     def _login(self) -> IssuedToken:
         credentials = {
             "clientId": self._context.secret("client_id"),
             "clientSecret": self._context.secret("client_secret"),
         }
-        answer = send(self._context.http, "GET", f"{self._base}/auth/api/access-token", params=credentials)
+        answer = send(
+            self._context.http,
+            "GET",
+            f"{self._base}/auth/api/access-token",
+            provider=self.name,
+            params=credentials,
+        )
         if answer.status_code in (400, 401, 403, 422):
             raise ProviderRejected(Reason.PROVIDER_AUTH_FAILED, "FACEKI refused our client id and secret")
         body = json_object(answer)

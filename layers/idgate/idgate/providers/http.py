@@ -12,6 +12,7 @@ from urllib3.util.retry import Retry
 
 from idgate.domain import Reason
 from idgate.errors import ProviderUnavailable
+from idgate.tracing import provider_call
 
 _QUERY = re.compile(r"\?[^\s'\")]*")
 
@@ -61,13 +62,19 @@ def new_http_session(*, timeout: tuple[float, float] = TIMEOUT, connect_retries:
     return session
 
 
-def send(http: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
-    try:
-        return http.request(method, url, timeout=getattr(http, "timeout", TIMEOUT), **kwargs)
-    except requests.RequestException as exc:
-        raise ProviderUnavailable(
-            Reason.PROVIDER_UNREACHABLE, f"{method} {url.split('?')[0]} failed: {type(exc).__name__}"
-        ) from exc
+def send(http: requests.Session, method: str, url: str, *, provider: str, **kwargs: Any) -> requests.Response:
+    """One request to `provider` (traced under its name when tracing is on)."""
+    with provider_call(provider, method, url) as answered:
+        try:
+            response = http.request(method, url, timeout=getattr(http, "timeout", TIMEOUT), **kwargs)
+        except requests.RequestException as exc:
+            # Raised inside the trace, so that it records this, never requests' own text (which holds the
+            # query string, and FACEKI's credentials with it).
+            raise ProviderUnavailable(
+                Reason.PROVIDER_UNREACHABLE, f"{method} {url.split('?')[0]} failed: {type(exc).__name__}"
+            ) from exc
+        answered(response.status_code)
+        return response
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:

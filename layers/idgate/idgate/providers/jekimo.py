@@ -104,7 +104,9 @@ class JekimoProvider:
         headers = {**_FORM, "x-api-key": self._api_key(), "two-af": "true" if options.two_factor else "false"}
         if options.min_age is not None:
             headers["min-age"] = str(options.min_age)
-        body = json_object(send(self._http, "POST", f"{self._base_url}/auth/gettoken", headers=headers))
+        body = json_object(
+            send(self._http, "POST", f"{self._base_url}/auth/gettoken", provider=self.name, headers=headers)
+        )
         if "error" in body:
             raise ProviderFailed(
                 "Jekimo refused to start a verification", code=_reason_for_error(body["error"]).value
@@ -136,7 +138,9 @@ class JekimoProvider:
         if not session.provider_token:
             raise ProviderRejected(Reason.INTERNAL_ERROR, "session has no Jekimo token")
         headers = {**_FORM, "x-api-key": self._api_key(), "token": session.provider_token}
-        body = json_object(send(self._http, "POST", f"{self._base_url}/auth/check", headers=headers))
+        body = json_object(
+            send(self._http, "POST", f"{self._base_url}/auth/check", provider=self.name, headers=headers)
+        )
         if "error" in body:
             raise ProviderRejected(_reason_for_error(body["error"]), "Jekimo refused the check")
         try:

@@ -126,6 +126,7 @@ class OkidProvider:
             self._http,
             "POST",
             f"{self._portal}/api/generate-verification",
+            provider=self.name,
             headers={**self._key(), "Content-Type": "application/json"},
             json=body,
         )
@@ -149,7 +150,13 @@ class OkidProvider:
     # ---- following ---------------------------------------------------------------------------
 
     def observe(self, session: Session) -> Observation:
-        answer = send(self._http, "GET", self._url("get-verification-details", session), headers=self._key())
+        answer = send(
+            self._http,
+            "GET",
+            self._url("get-verification-details", session),
+            provider=self.name,
+            headers=self._key(),
+        )
         self._refuse(answer)
         try:
             details = _Details.model_validate(json_object(answer))
@@ -210,7 +217,9 @@ class OkidProvider:
         if redacted and side != "front":
             return None
         endpoint = "get-verification-image" if redacted else f"get-verification-image-{side}"
-        answer = send(self._http, "GET", self._url(endpoint, session), headers=self._key())
+        answer = send(
+            self._http, "GET", self._url(endpoint, session), provider=self.name, headers=self._key()
+        )
         if answer.status_code == 404:
             return None
         self._refuse(answer)
