@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import botocore.session
+from botocore.model import ServiceModel
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
@@ -20,12 +21,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 _MARK = "_devstack_renames_parameters"
 
 
-def _renaming(normalise: Callable[..., None]) -> Callable[..., None]:
+def _renaming(normalise: Callable[..., None], model: ServiceModel) -> Callable[..., None]:
     @functools.wraps(normalise)
     def renamed(self: StateTaskServiceSfn, parameters: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         normalise(self, parameters, *args, **kwargs)
         action = self.resource.api_action  # "startExecution"
-        model = botocore.session.get_session().get_service_model("stepfunctions")
         operation = model.operation_model(action[:1].upper() + action[1:])
         if operation.input_shape is not None:
             self._to_boto_request(parameters, operation.input_shape)
@@ -38,4 +38,7 @@ def fix_step_functions_integrations() -> None:
     """Makes moto's `states:*` task integrations in this process call boto3 rightly (idempotent)."""
     normalise = StateTaskServiceSfn._normalise_parameters
     if not getattr(normalise, _MARK, False):
-        StateTaskServiceSfn._normalise_parameters = _renaming(normalise)  # type: ignore[method-assign]
+        # Loaded here, once: the engine's threads run while the local Lambdas swap the process's
+        # environment, and a botocore loader made then may find no service at all.
+        model = botocore.session.get_session().get_service_model("stepfunctions")
+        StateTaskServiceSfn._normalise_parameters = _renaming(normalise, model)  # type: ignore[method-assign]
