@@ -111,7 +111,7 @@ def test_the_long_wait_of_a_review_stops_at_two_hours_and_at_the_deadline(world)
 
     def wait(looks: int, now=clock.now) -> int:
         return schedule.long_phase_wait(
-            review, provider_wait=60, long_looks=looks, had_fast_phase=True, now=now
+            review, provider_wait=60, interval=5, long_looks=looks, had_fast_phase=True, now=now
         )
 
     assert [wait(n) for n in (0, 1, 6, 7, 20)] == [60, 120, 3840, 7200, 7200]
@@ -155,7 +155,7 @@ def test_a_pin_awaited_in_the_long_phase_is_looked_at_its_deadline(world):
     pin_deadline = store_of(service).get(session.id).pin_deadline
     current = store_of(service).get(session.id)
     wait = schedule.long_phase_wait(
-        current, provider_wait=5, long_looks=3, had_fast_phase=True, now=clock.now
+        current, provider_wait=5, interval=5, long_looks=3, had_fast_phase=True, now=clock.now
     )
     assert clock.now + timedelta(seconds=wait) == pin_deadline
 

@@ -39,6 +39,7 @@ class Following:
             first_wait = schedule.long_phase_wait(
                 session,
                 provider_wait=first_wait,
+                interval=interval,
                 long_looks=0,
                 had_fast_phase=False,
                 now=self._deps.clock(),
@@ -100,6 +101,7 @@ class Following:
             seconds = schedule.long_phase_wait(
                 current,
                 provider_wait=provider_wait,
+                interval=interval,
                 long_looks=0 if fast else state.long_looks,
                 had_fast_phase=state.fast_until is not None,
                 now=now,

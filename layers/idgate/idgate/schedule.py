@@ -1,18 +1,21 @@
 """When a session is looked at: the two phases of following it, and what each costs (README "Cost").
 
 * **Fast phase**: from its creation, for as long as its provider says (`fast_follow_seconds`: Jekimo's
-  two-minute token, okID's first minute) plus `FAST_PHASE_GRACE`, each look at the provider's own cadence,
-  in an Express workflow. Express bills by duration, about a tenth of a cent per session-minute, and
-  ends an execution at 5 minutes: the phase lasts at most `FAST_PHASE_LIMIT`. A provider whose webhooks
-  carry the news has none.
+  two-minute token, okID's first minute) plus `FAST_PHASE_GRACE_INTERVALS`, each look at the provider's
+  own cadence, in an Express workflow. Express bills by duration (about $0.06 per 1,000 session-minutes)
+  and ends an execution at 5 minutes: the phase lasts at most `FAST_PHASE_LIMIT`. A provider whose
+  webhooks carry the news has none.
 * **Long phase**: a Standard workflow, billed per state transition (three per look), looks sparsely:
   - a decision under way (review, processing): at the provider's cadence, doubled at each look of the
     phase, at most every `LONG_WAIT_LIMIT` (two hours): a week of review is about 90 looks;
   - awaiting a PIN: at the PIN's deadline;
   - waiting for its user: at the deadline (the last look), and, for a session that had no fast phase
-    (its provider sends webhooks), one safety-net look `SAFETY_NET_AFTER` its creation, for a webhook
-    that was lost.
+    (its provider sends webhooks), one safety-net look `SAFETY_NET_AFTER_INTERVALS` after its creation
+    (10 minutes at the default 5 s), for a webhook that was lost.
   Someone reading the session (GET) in between pays for its freshness instead (idgate.freshness).
+
+Every time but the two limits counts in poll intervals, so that a local run with a shorter interval and
+shorter lives makes the same looks, transitions and invocations (`make bench` counts them so).
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from idgate.providers.base import Provider
 #: Express ends an execution at 5 minutes; this leaves room for a look's retries and the hand-off.
 FAST_PHASE_LIMIT = timedelta(seconds=180)
 #: Past the provider's own time, so that the look at the deadline (just after it) is still the fast phase's.
-FAST_PHASE_GRACE = timedelta(seconds=15)
+FAST_PHASE_GRACE_INTERVALS = 3
 LONG_WAIT_LIMIT_SECONDS = 2 * 3600
-SAFETY_NET_AFTER = timedelta(minutes=10)
+SAFETY_NET_AFTER_INTERVALS = 120
 #: A safety-net look this close to the deadline adds nothing to the last look.
-SAFETY_NET_MARGIN = timedelta(minutes=5)
+SAFETY_NET_MARGIN_INTERVALS = 60
 #: Statuses in which the provider (or its reviewer) is deciding, not the user.
 UNDER_WAY = frozenset({Status.REVIEW, Status.PROCESSING})
 
@@ -42,13 +45,15 @@ def fast_phase_end(
     seconds = provider.fast_follow_seconds(session, base_interval=base_interval)
     if seconds <= 0:
         return None
-    return session.created_at + min(timedelta(seconds=seconds) + FAST_PHASE_GRACE, limit)
+    grace = FAST_PHASE_GRACE_INTERVALS * base_interval
+    return session.created_at + min(timedelta(seconds=seconds + grace), limit)
 
 
 def long_phase_wait(
     session: Session,
     *,
     provider_wait: int,
+    interval: int,
     long_looks: int,
     had_fast_phase: bool,
     now: datetime,
@@ -63,8 +68,9 @@ def long_phase_wait(
         backed_off = min(doubled, limit_seconds)
         return max(1, min(backed_off, until_deadline))
     if not had_fast_phase and long_looks == 0:
-        safety_net = session.created_at + SAFETY_NET_AFTER
-        if now < safety_net <= session.expires_at - SAFETY_NET_MARGIN:
+        safety_net = session.created_at + timedelta(seconds=SAFETY_NET_AFTER_INTERVALS * interval)
+        margin = timedelta(seconds=SAFETY_NET_MARGIN_INTERVALS * interval)
+        if now < safety_net <= session.expires_at - margin:
             return _seconds_until(safety_net, now)
     return until_deadline
 
