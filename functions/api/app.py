@@ -103,6 +103,12 @@ def submit_pin(session_id: str) -> Response[str]:
     return json_response(200, session_view(session))
 
 
+@app.post("/v1/sessions/<session_id>/cancel")
+def cancel_session(session_id: str) -> Response[str]:
+    label_session(session_id)
+    return json_response(200, session_view(default_service().cancel_session(request_caller(app), session_id)))
+
+
 @app.get("/v1/sessions/<session_id>/images/<side>")
 def session_image(session_id: str, side: str) -> Response[bytes]:
     label_session(session_id)

@@ -53,6 +53,7 @@ REASONS = [
     "provider_error",
     "review_timeout",
     "internal_error",
+    "canceled",
 ]
 
 

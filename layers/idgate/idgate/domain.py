@@ -66,6 +66,7 @@ class Reason(StrEnum):
     PROVIDER_ERROR = "provider_error"
     REVIEW_TIMEOUT = "review_timeout"
     INTERNAL_ERROR = "internal_error"
+    CANCELED = "canceled"  # the client ended the session (POST /v1/sessions/{id}/cancel)
 
 
 class Result(BaseModel):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from idgate.api import Caller
+from idgate.canceling import Canceling
 from idgate.domain import Session
 from idgate.finalizing import Finalizer
 from idgate.follow_state import FollowState
@@ -33,6 +34,7 @@ class Idgate:
         self.webhooks = Webhooks(deps, self.finalizer, self.following)
         self.sessions = Sessions(deps, self.finalizer, self.following, self.webhooks)
         self.freshness = Freshness(deps, self.following)
+        self.canceling = Canceling(deps, self.finalizer)
 
     # ---- the API -----------------------------------------------------------------------------
 
@@ -49,6 +51,9 @@ class Idgate:
     def get_session(self, caller: Caller, session_id: str, client_secret: str | None) -> Session:
         """The session, looked at afresh at the provider when it is due (idgate.freshness)."""
         return self.freshness.refreshed(self.sessions.get(caller, session_id, client_secret))
+
+    def cancel_session(self, caller: Caller, session_id: str) -> Session:
+        return self.canceling.cancel(caller, session_id)
 
     def submit_pin(self, caller: Caller, session_id: str, client_secret: str | None, pin: str) -> Session:
         return self.second_factor.submit(caller, session_id, client_secret, pin)

@@ -237,6 +237,14 @@ class SecondFactorProvider(Provider, Protocol):
 
 
 @runtime_checkable
+class CancelableProvider(Provider, Protocol):
+    def cancel(self, session: Session) -> None:
+        """Ends the verification at the provider, where its API has a way to (raises ProviderRejected or
+        ProviderUnavailable). None of the four providers documents one yet."""
+        ...
+
+
+@runtime_checkable
 class ResourceProvider(Provider, Protocol):
     #: The names served at GET /v1/providers/{name}/{resource} (secret key).
     resources: ClassVar[tuple[str, ...]]
