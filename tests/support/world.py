@@ -55,6 +55,8 @@ class FakeProvider:
     #: What it was asked to start, and the ids of the sessions it was asked to look at.
     starts: list[StartRequest] = field(default_factory=list)
     observed: list[str] = field(default_factory=list)
+    #: (session id, attempt) of each time its cadence was asked.
+    cadences: list[tuple[str, int]] = field(default_factory=list)
     name: ClassVar[str] = "fake"
     title: ClassVar[str] = "A fake provider"
     options_model: ClassVar[type[BaseModel]] = FakeOptions
@@ -82,6 +84,7 @@ class FakeProvider:
         return answer
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
+        self.cadences.append((session.id, attempt))
         return self.first_wait if attempt == 0 and self.first_wait else base_interval
 
     def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
