@@ -144,6 +144,16 @@ class FakeImageProvider(FakeProvider):
 
 
 @dataclass
+class CadenceBoundProvider(FakeProvider):
+    """A provider whose fast phase is ten of the deployment's poll intervals (50 s in this world)."""
+
+    name: ClassVar[str] = "bound"
+
+    def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
+        return 10 * base_interval
+
+
+@dataclass
 class Outside:
     started: list[FollowState] = field(default_factory=list)
     published: list[Session] = field(default_factory=list)

@@ -14,7 +14,14 @@ from idgate import deadline
 from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.providers.base import Observation
-from tests.support.world import CALLER, World, make_world, new_session, store_of
+from tests.support.world import (
+    CALLER,
+    CadenceBoundProvider,
+    World,
+    make_world,
+    new_session,
+    store_of,
+)
 
 PENDING = Observation(Status.PENDING, "pending")
 UNREACHABLE = ProviderUnavailable(Reason.PROVIDER_UNREACHABLE, "down")
@@ -320,3 +327,9 @@ def test_the_fast_phase_is_at_most_the_deployments_limit():
     provider.fast_follow = 3600
     session = new_session(service)
     assert outside.started[0].fast_until == (session.created_at + timedelta(seconds=60)).timestamp()
+
+
+def test_the_fast_phase_is_what_the_provider_makes_of_the_deployments_interval():
+    service, _, outside, _ = make_world(others=(CadenceBoundProvider(),))
+    session, _, _ = service.create_session(CALLER, {"provider": "bound"})
+    assert outside.started[0].fast_until == (session.created_at + timedelta(seconds=50 + 15)).timestamp()
