@@ -566,3 +566,49 @@ def test_a_link_with_no_record_yet_is_pending_and_an_expired_one_expired(code: i
     with scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": code})) as server:
         observed = provider_for(server.url).observe(open_session("faceki", provider_ref="abc"))
     assert (observed.status, observed.provider_status, observed.reasons) == seen
+
+
+# ---- the access token ------------------------------------------------------------------------------------
+
+
+class IssuedTokens:
+    """A shared token that asks for a new one each time and keeps what was issued."""
+
+    def __init__(self) -> None:
+        self.issued: list[Any] = []
+
+    def get(self, issue: Any, *, rejected: str | None = None) -> str:
+        self.issued.append(issue())
+        return str(self.issued[-1].value)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [(600, 600.0), (None, 3600.0), (0, 3600.0), (-5, 3600.0), (True, 3600.0), ("600", 3600.0)],
+)
+def test_a_token_lives_what_faceki_says_else_the_documented_hour(expires_in: Any, lifetime: float):
+    data: dict[str, Any] = {"access_token": "tok-2"}
+    if expires_in is not None:
+        data["expires_in"] = expires_in
+    tokens = IssuedTokens()
+    records = {"responseCode": 8013}
+    with scripted_server(json_answer({"responseCode": 0, "data": data}), json_answer(records)) as server:
+        provider_for(server.url, token=tokens).observe(open_session("faceki", provider_ref="abc"))  # type: ignore[arg-type]
+    assert [(t.value, t.lifetime_seconds) for t in tokens.issued] == [("tok-2", lifetime)]
+    assert server.requests[1].headers["authorization"] == "Bearer tok-2"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 422])
+def test_credentials_refused_at_login_are_an_auth_failure(status: int):
+    with (
+        scripted_server(json_answer({"message": "no"}, status)) as server,
+        pytest.raises(ProviderRejected) as raised,
+    ):
+        provider_for(server.url).observe(open_session("faceki", provider_ref="abc"))
+    assert raised.value.reason == Reason.PROVIDER_AUTH_FAILED
+
+
+def test_a_base_url_with_a_trailing_slash_is_the_same_api():
+    with scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": 8013})) as server:
+        provider_for(server.url + "/").observe(open_session("faceki", provider_ref="abc"))
+    assert [r.path for r in server.requests] == ["/auth/api/access-token", "/kycverify/api/kycverify/link"]
