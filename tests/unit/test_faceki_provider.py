@@ -612,3 +612,37 @@ def test_a_base_url_with_a_trailing_slash_is_the_same_api():
     with scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": 8013})) as server:
         provider_for(server.url + "/").observe(open_session("faceki", provider_ref="abc"))
     assert [r.path for r in server.requests] == ["/auth/api/access-token", "/kycverify/api/kycverify/link"]
+
+
+# ---- reading records (faceki_result) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("records", "seen"),
+    [
+        ([], (Status.PENDING, "NO_RECORD", (), {})),
+        ([{"status": "REVIEW"}], (Status.REVIEW, "REVIEW", (), {})),
+        (
+            [{"status": "DECLINED", "responseCode": 8002, "documentType": "PASSPORT"}],
+            (Status.DECLINED, "DECLINED", ("document_invalid",), {"document_type": "passport"}),
+        ),
+        (
+            [{"status": "DECLINED", "documentType": "SCROLL"}],
+            (Status.DECLINED, "DECLINED", ("provider_declined",), {}),
+        ),
+        ([{"status": "ACCEPTED"}], (Status.APPROVED, "ACCEPTED", (), {})),
+    ],
+)
+def test_each_records_reading_says_its_status_reasons_and_document(records, seen):
+    observed = faceki_result.observation(records)
+    assert (observed.status, observed.provider_status, observed.reasons, observed.data) == seen
+
+
+@pytest.mark.parametrize("code", [0, 8013, 1000, 5003, 4242, None])
+def test_a_decline_whose_code_names_no_reason_of_the_users_is_provider_declined(code: Any):
+    assert faceki_result.decline_reason(code) == "provider_declined"
+
+
+@pytest.mark.parametrize("code", ["0", True, 1.0, None])
+def test_a_response_code_is_an_integer_or_none(code: Any):
+    assert faceki_result.response_code({"responseCode": code}) is None
