@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from idgate.providers import datakeen_result
 from idgate.providers.base import NewVerification, StartRequest, WebhookRequest
 from idgate.providers.datakeen import DatakeenOptions, DatakeenProvider
 from tests.support.clock import FakeClock
-from tests.support.http_server import json_answer, scripted_server, serve_sandbox
+from tests.support.http_server import json_answer, scripted_server, serve_sandbox, text_answer
 from tests.support.providers import provider_context
 from tests.support.sessions import open_session
 
@@ -339,3 +340,77 @@ def test_each_documented_webhook_body_names_its_session(body):
 @pytest.mark.parametrize("body", [b"{}", b"[]", b'{"sessionId": 7}', b'{"sessionId": "../x"}', b"null"])
 def test_a_webhook_naming_no_session_names_none(body):
     assert provider_for("http://127.0.0.1:9").webhook_references(WebhookRequest({}, body)) == []
+
+
+# ---- the account's templates and the schedule -----------------------------------------------------------
+
+LOGIN = json_answer({"status": 200, "data": {"token": "tok-1"}})
+TEMPLATES = [
+    {"_id": "a1", "name": "Default", "default": True, "status": "active", "createdAt": "2025-01-01"},
+    {"_id": "b2", "name": "Old", "default": False, "status": "inactive"},
+    {"name": "no id"},
+    "not a template",
+]
+
+
+def test_the_templates_listing_is_each_templates_id_name_default_and_status_read_afresh():
+    with scripted_server(LOGIN, json_answer(TEMPLATES)) as server:
+        provider = provider_for(server.url)
+        for _ in range(2):
+            assert provider.resource("templates") == {
+                "templates": [
+                    {"id": "a1", "name": "Default", "default": True, "status": "active"},
+                    {"id": "b2", "name": "Old", "default": False, "status": "inactive"},
+                ]
+            }
+    assert [r.path for r in server.requests] == ["/backend/auth", *["/backend/admin/templates"] * 2]
+
+
+def test_the_active_templates_are_kept_five_minutes_for_checking_options(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("idgate.providers.datakeen.time", SimpleNamespace(monotonic=lambda: now[0]))
+    with scripted_server(LOGIN, json_answer(TEMPLATES)) as server:
+        provider = provider_for(server.url)
+        for seconds in (0.0, 299.0):
+            now[0] = 1000.0 + seconds
+            assert provider.parse_options({"template_id": "a1"}, email=None).template_id == "a1"
+        assert len(server.requests) == 2  # the login and one listing
+        now[0] = 1300.0  # five minutes after the listing
+        provider.parse_options({"template_id": "a1"}, email=None)
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("answer", [json_answer({"templates": []}), text_answer("<html>maintenance</html>")])
+def test_an_unreadable_templates_listing_is_a_bad_response(answer):
+    with scripted_server(LOGIN, answer) as server, pytest.raises(ProviderUnavailable) as raised:
+        provider_for(server.url).resource("templates")
+    assert raised.value.reason == Reason.PROVIDER_BAD_RESPONSE
+
+
+def test_a_refused_templates_listing_is_a_502_for_the_caller():
+    refused = json_answer({"status": 403, "message": "no"}, 403)
+    with scripted_server(LOGIN, refused) as server, pytest.raises(ProviderFailed) as raised:
+        provider_for(server.url).parse_options({"template_id": "a1"}, email=None)
+    assert (raised.value.status, raised.value.code) == (502, "provider_access_denied")
+
+
+def test_an_unknown_template_is_a_422_with_its_code_and_some_message():
+    with scripted_server(LOGIN, json_answer(TEMPLATES)) as server, pytest.raises(ValidationFailed) as raised:
+        provider_for(server.url).parse_options({"template_id": "b2"}, email=None)
+    assert (raised.value.status, raised.value.code) == (422, "unknown_template")
+    assert raised.value.message
+
+
+def test_datakeen_is_looked_at_sparsely_its_webhooks_carry_the_news():
+    provider = provider_for("http://unused")
+    session = open_session("datakeen", provider_ref="b" * 24)
+    assert provider.next_wait_seconds(session, attempt=0, base_interval=5) == 30
+    assert provider.next_wait_seconds(session, attempt=1, base_interval=5) == 60
+    assert provider.fast_follow_seconds(session, base_interval=5) == 0
+
+
+def test_a_decision_under_way_is_followed_for_the_deployments_review_time():
+    provider = provider_for("http://unused")
+    assert provider.follow_limit(Status.REVIEW) == timedelta(hours=1)  # provider_context's
+    assert provider.follow_limit(Status.PROCESSING) == timedelta(hours=1)
+    assert provider.follow_limit(Status.PENDING) is None
