@@ -414,3 +414,46 @@ def test_a_decision_under_way_is_followed_for_the_deployments_review_time():
     assert provider.follow_limit(Status.REVIEW) == timedelta(hours=1)  # provider_context's
     assert provider.follow_limit(Status.PROCESSING) == timedelta(hours=1)
     assert provider.follow_limit(Status.PENDING) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "reason"),
+    [
+        (429, ProviderUnavailable, Reason.PROVIDER_UNREACHABLE),
+        (500, ProviderUnavailable, Reason.PROVIDER_UNREACHABLE),
+        (400, ProviderRejected, Reason.PROVIDER_ERROR),
+        (403, ProviderRejected, Reason.PROVIDER_ACCESS_DENIED),
+        (404, ProviderRejected, Reason.PROVIDER_NOT_FOUND),
+    ],
+)
+def test_each_http_failure_while_following_says_how(status: int, error: type[Exception], reason: Reason):
+    answer = json_answer({"status": status, "message": "no"}, status)
+    with scripted_server(LOGIN, answer) as server, pytest.raises(error) as raised:
+        provider_for(server.url).observe(open_session("datakeen", provider_ref="b" * 24))
+    assert raised.value.reason == reason  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"sessionId": "a" * 24},
+        {"link": "https://l/x"},
+        {"link": "https://l/x", "sessionId": "../x"},
+        {"link": 5, "sessionId": "a" * 24},
+    ],
+)
+def test_a_session_answer_without_a_link_and_a_session_id_is_a_bad_response(data: Any):
+    answer = json_answer({"status": 200, "message": "Magic Link", "data": data})
+    with scripted_server(LOGIN, answer) as server, pytest.raises(ProviderFailed) as raised:
+        start(provider_for(server.url))
+    assert (raised.value.status, raised.value.code) == (502, "provider_bad_response")
+    assert raised.value.message
+
+
+def test_an_unreadable_result_leaves_the_session_as_it_is_and_says_so():
+    with scripted_server(LOGIN, json_answer({"status": 200, "data": "??"})) as server:
+        seen = provider_for(server.url).observe(
+            open_session("datakeen", provider_ref="b" * 24, status=Status.REVIEW)
+        )
+    assert (seen.status, seen.provider_status) == (Status.REVIEW, "unknown")
