@@ -557,3 +557,39 @@ def test_the_minimum_age_is_read_from_the_mrz_then_the_printed_birth_date(docume
 def test_the_birth_date_is_read_from_the_first_document_that_has_one():
     selfie = {"type": "selfie"}
     assert read(analysed(selfie, card(mrz="01.01.2000")), min_age=18)[0] is Status.APPROVED
+
+
+def reviewed(state: str, *documents: dict[str, Any]) -> dict[str, Any]:
+    body = analysed(*documents) if documents else {"data": {}}
+    body["data"]["sessionStatus"] = state
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "min_age", "seen"),
+    [
+        (reviewed("pending"), None, (Status.PENDING, "pending", (), {})),
+        (reviewed("verify"), None, (Status.REVIEW, "verify", (), {})),
+        (reviewed("user_rejected"), None, (Status.DECLINED, "user_rejected", ("provider_declined",), {})),
+        (reviewed("user_approved"), None, (Status.APPROVED, "user_approved", (), {})),
+        (reviewed("user_approved"), 18, (Status.APPROVED, "user_approved", (), {})),  # no analysis to read
+        (
+            reviewed("user_approved", card(mrz="24.11.2008")),
+            18,
+            (Status.DECLINED, "user_approved", ("under_min_age",), {}),
+        ),
+        (
+            reviewed("user_approved", card(globalStatus=KO, mrz="01.01.2000")),
+            None,
+            (Status.APPROVED, "user_approved", (), {}),  # the reviewer decides, not the controls
+        ),
+    ],
+)
+def test_open_states_and_a_reviewers_verdict_with_the_minimum_age(body, min_age, seen):
+    assert read(body, min_age=min_age) == seen
+
+
+def test_an_analysis_without_a_session_status_is_analysis_completed():
+    body = analysed(card())
+    del body["data"]["sessionStatus"]
+    assert read(body) == (Status.APPROVED, "analysis_completed", (), {})
