@@ -294,3 +294,23 @@ def test_a_second_factor_is_requested_only_with_two_factor():
     provider = provider_for("http://127.0.0.1:9")
     assert provider.second_factor_requested(JekimoOptions(two_factor=True))
     assert not provider.second_factor_requested(JekimoOptions())
+
+
+def test_the_token_validity_and_a_base_url_with_a_trailing_slash_come_from_the_settings():
+    token = {
+        "token": "t" * 64,
+        "timestamp": 1_764_499_200,
+        "qrcode": "https://x/qr",
+        "url": "https://x/login/t",
+    }
+    with scripted_server(json_answer(token)) as server:
+        provider = JekimoProvider.from_context(
+            provider_context(
+                "jekimo",
+                {"api_key": API_KEY},
+                variables={"BASE_URL": f"{server.url}/app.php/v1.1/", "TOKEN_TTL_SECONDS": "30"},
+            )
+        )
+        started = provider.start(StartRequest("s", None, JekimoOptions()))
+    assert started.expires_at == datetime.fromtimestamp(1_764_499_200 + 30, UTC)
+    assert [r.path for r in server.requests] == ["/app.php/v1.1/auth/gettoken"]
