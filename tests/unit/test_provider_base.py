@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from idgate.errors import InvalidJson, ProviderFailed, ValidationFailed
-from idgate.providers.base import WebhookRequest, allowed_return_url
+from idgate.providers.base import IssuedToken, ProcessToken, WebhookRequest, allowed_return_url
 from tests.support.providers import provider_context
 
 HOSTS = frozenset({"shop.example.com"})
@@ -81,3 +81,25 @@ def test_a_webhook_body_that_is_not_json_is_invalid_json(body: bytes):
     with pytest.raises(InvalidJson) as raised:
         WebhookRequest(headers={}, body=body).json()
     assert (raised.value.status, raised.value.code) == (400, "invalid_json")
+    assert raised.value.message
+
+
+def test_a_process_token_is_renewed_at_its_renewal_time_and_after_a_failed_login():
+    now = [0.0]
+    token = ProcessToken(lambda: now[0])
+    issued = iter(["t1", "t2", "t3"])
+
+    def login() -> IssuedToken:
+        return IssuedToken(next(issued), 600.0)  # renewed 120 s (a fifth) before its end: at 480 s
+
+    def refused() -> IssuedToken:
+        raise ProviderFailed("no", code="provider_auth_failed")
+
+    assert token.get(login) == "t1"
+    now[0] = 479.9
+    assert token.get(login) == "t1"
+    now[0] = 480.0
+    assert token.get(login) == "t2"
+    with pytest.raises(ProviderFailed):
+        token.get(refused, rejected="t2")
+    assert token.get(login) == "t3"
