@@ -584,7 +584,7 @@ class IssuedTokens:
 
 @pytest.mark.parametrize(
     ("expires_in", "lifetime"),
-    [(600, 600.0), (None, 3600.0), (0, 3600.0), (-5, 3600.0), (True, 3600.0), ("600", 3600.0)],
+    [(600, 600.0), (1, 1.0), (None, 3600.0), (0, 3600.0), (-5, 3600.0), (True, 3600.0), ("600", 3600.0)],
 )
 def test_a_token_lives_what_faceki_says_else_the_documented_hour(expires_in: Any, lifetime: float):
     data: dict[str, Any] = {"access_token": "tok-2"}
@@ -610,8 +610,34 @@ def test_credentials_refused_at_login_are_an_auth_failure(status: int):
 
 def test_a_base_url_with_a_trailing_slash_is_the_same_api():
     with scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": 8013})) as server:
-        provider_for(server.url + "/").observe(open_session("faceki", provider_ref="abc"))
-    assert [r.path for r in server.requests] == ["/auth/api/access-token", "/kycverify/api/kycverify/link"]
+        provider_for(server.url + "/faceki/").observe(open_session("faceki", provider_ref="abc"))
+    assert [r.path for r in server.requests] == [
+        "/faceki/auth/api/access-token",
+        "/faceki/kycverify/api/kycverify/link",
+    ]
+
+
+@pytest.mark.parametrize("data", [None, ["tok-2"]])
+def test_a_token_answer_without_a_data_object_is_a_bad_response(data: Any):
+    with (
+        scripted_server(json_answer({"responseCode": 0, "data": data})) as server,
+        pytest.raises(ProviderUnavailable) as raised,
+    ):
+        provider_for(server.url).observe(open_session("faceki", provider_ref="abc"))
+    assert raised.value.reason == Reason.PROVIDER_BAD_RESPONSE
+
+
+def test_faceki_is_looked_at_sparsely_its_webhooks_carry_the_news():
+    provider = provider_for("http://unused")
+    session = open_session("faceki", provider_ref="abc")
+    assert provider.fast_follow_seconds(session, base_interval=5) == 0
+    assert (
+        provider.next_wait_seconds(session, attempt=0, base_interval=5),
+        provider.follow_limit(Status.REVIEW),
+    ) == (
+        15,
+        timedelta(hours=1),
+    )
 
 
 # ---- reading records (faceki_result) ---------------------------------------------------------------------
