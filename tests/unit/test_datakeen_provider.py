@@ -593,3 +593,45 @@ def test_an_analysis_without_a_session_status_is_analysis_completed():
     body = analysed(card())
     del body["data"]["sessionStatus"]
     assert read(body) == (Status.APPROVED, "analysis_completed", (), {})
+
+
+# ---- logging in ------------------------------------------------------------------------------------------
+
+
+def test_one_login_serves_every_call_with_its_token_under_a_base_url_with_a_slash():
+    with scripted_server(
+        LOGIN, json_answer({"status": 200, "data": {"sessionStatus": "pending", "job_status": None}})
+    ) as server:
+        provider = DatakeenProvider.from_context(
+            provider_context(
+                "datakeen",
+                {"username": USERNAME, "password": PASSWORD},
+                variables={"BASE_URL": f"{server.url}/backend/"},
+            )
+        )
+        session = open_session("datakeen", provider_ref="b" * 24)
+        for _ in range(2):
+            provider.observe(session)
+    assert [r.path for r in server.requests] == [
+        "/backend/auth",
+        *[f"/backend/api/v1/session/{'b' * 24}"] * 2,
+    ]
+    assert [r.headers["authorization"] for r in server.requests[1:]] == ["Basic tok-1"] * 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_a_refused_login_is_an_auth_failure(status: int):
+    with (
+        scripted_server(json_answer({"status": status}, status)) as server,
+        pytest.raises(ProviderRejected) as raised,
+    ):
+        provider_for(server.url).observe(open_session("datakeen", provider_ref="b" * 24))
+    assert raised.value.reason == Reason.PROVIDER_AUTH_FAILED
+
+
+@pytest.mark.parametrize("data", [None, {"token": ""}, {"token": 5}, ["tok-1"]])
+def test_a_login_without_a_token_is_a_bad_response(data: Any):
+    login = json_answer({"status": 200, "data": data})
+    with scripted_server(login) as server, pytest.raises(ProviderUnavailable) as raised:
+        provider_for(server.url).observe(open_session("datakeen", provider_ref="b" * 24))
+    assert raised.value.reason == Reason.PROVIDER_BAD_RESPONSE
