@@ -48,6 +48,7 @@ LINKED = (
     "tests",
     "devstack",
     "events",
+    "examples",
     "functions",
     "template.yaml",
     "openapi.yaml",

@@ -13,7 +13,14 @@ from idgate.api import Caller
 from idgate.domain import Session, Status
 from idgate.follow_state import FollowState
 from idgate.ports import Dependencies
-from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
+from idgate.providers.base import (
+    Image,
+    NewVerification,
+    Observation,
+    ProviderContext,
+    StartRequest,
+    WebhookRequest,
+)
 from idgate.service import Idgate
 from tests.support.memory_store import InMemorySessionStore, fresh_session_store
 
@@ -45,6 +52,11 @@ class FakeProvider:
     #: Its fast phase: the whole life of its verifications (2 minutes), as Jekimo's.
     fast_follow: int = 120
     qr_image: str | None = None
+    #: What it was asked to start, and the ids of the sessions it was asked to look at.
+    starts: list[StartRequest] = field(default_factory=list)
+    observed: list[str] = field(default_factory=list)
+    #: (session id, attempt) of each time its cadence was asked.
+    cadences: list[tuple[str, int]] = field(default_factory=list)
     name: ClassVar[str] = "fake"
     title: ClassVar[str] = "A fake provider"
     options_model: ClassVar[type[BaseModel]] = FakeOptions
@@ -60,16 +72,19 @@ class FakeProvider:
         return isinstance(options, FakeOptions) and options.two_factor
 
     def start(self, request: StartRequest) -> NewVerification:
+        self.starts.append(request)
         return NewVerification(VERIFICATION_URL, EXPIRES_AT, "ref-1", qr_image=self.qr_image)
 
     def observe(self, session: Session) -> Observation:
         self.looks += 1
+        self.observed.append(session.id)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, Exception):
             raise answer
         return answer
 
     def next_wait_seconds(self, session: Session, *, attempt: int, base_interval: int) -> int:
+        self.cadences.append((session.id, attempt))
         return self.first_wait if attempt == 0 and self.first_wait else base_interval
 
     def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
@@ -77,6 +92,65 @@ class FakeProvider:
 
     def follow_limit(self, status: Status) -> timedelta | None:
         return timedelta(hours=1) if status is Status.REVIEW else None
+
+
+@dataclass
+class FakeWebhookProvider(FakeProvider):
+    """A provider whose webhooks carry the news (no fast phase): its webhooks name `references`, or raise
+    what `references` is."""
+
+    fast_follow: int = 0
+    references: list[str] | Exception = field(default_factory=list)
+    webhooks: list[WebhookRequest] = field(default_factory=list)
+    name: ClassVar[str] = "hooked"
+    title: ClassVar[str] = "A fake provider with webhooks"
+
+    def start(self, request: StartRequest) -> NewVerification:
+        """Each verification has its own reference: hook-1, hook-2, ..."""
+        self.starts.append(request)
+        return NewVerification(VERIFICATION_URL, EXPIRES_AT, f"hook-{len(self.starts)}")
+
+    def webhook_references(self, request: WebhookRequest) -> list[str]:
+        self.webhooks.append(request)
+        if isinstance(self.references, Exception):
+            raise self.references
+        return self.references
+
+
+@dataclass
+class FakeImageProvider(FakeProvider):
+    """A provider that serves document images and one resource, as `images` and `listing` script: an
+    answer, or an exception to raise. It records what it was asked."""
+
+    images: dict[tuple[str, bool], Image | Exception | None] = field(default_factory=dict)
+    listing: dict[str, Any] | Exception = field(default_factory=dict)
+    asked: list[tuple[Any, ...]] = field(default_factory=list)
+    name: ClassVar[str] = "imaging"
+    title: ClassVar[str] = "A fake provider with images"
+    resources: ClassVar[tuple[str, ...]] = ("templates",)
+
+    def image(self, session: Session, *, side: str, redacted: bool) -> Image | None:
+        self.asked.append(("image", session.id, side, redacted))
+        answer = self.images.get((side, redacted))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def resource(self, name: str) -> dict[str, Any]:
+        self.asked.append(("resource", name))
+        if isinstance(self.listing, Exception):
+            raise self.listing
+        return self.listing
+
+
+@dataclass
+class CadenceBoundProvider(FakeProvider):
+    """A provider whose fast phase is ten of the deployment's poll intervals (50 s in this world)."""
+
+    name: ClassVar[str] = "bound"
+
+    def fast_follow_seconds(self, session: Session, *, base_interval: int) -> int:
+        return 10 * base_interval
 
 
 @dataclass
@@ -106,12 +180,15 @@ class Outside:
 World = tuple[Idgate, FakeProvider, Outside, Clock]
 
 
-def make_world(*, pin_ttl: timedelta = timedelta(minutes=10), **more: Any) -> World:
+def make_world(
+    *, pin_ttl: timedelta = timedelta(minutes=10), others: tuple[FakeProvider, ...] = (), **more: Any
+) -> World:
+    """`others`: providers offered besides the scripted one (named "fake")."""
     clock, provider, outside = Clock(), FakeProvider(), Outside()
     service = Idgate(
         Dependencies(
             sessions=fresh_session_store(),
-            providers={"fake": provider},
+            providers={"fake": provider, **{other.name: other for other in others}},
             starter=outside,
             publisher=outside,
             mailer=outside,

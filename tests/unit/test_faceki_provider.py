@@ -206,6 +206,7 @@ def test_a_link_answer_without_a_usable_link_is_a_bad_response(answer: dict[str,
     ):
         start(provider_for(server.url))
     assert raised.value.code == "provider_bad_response"
+    assert raised.value.message
 
 
 def test_wrong_credentials_are_refused_at_creation(sandbox):
@@ -359,9 +360,37 @@ def test_an_unknown_link_is_a_refusal(sandbox):
 def test_server_errors_are_transient(status: int):
     with (
         scripted_server(json_answer(TOKEN_ANSWER), json_answer({}, status)) as server,
-        pytest.raises(ProviderUnavailable),
+        pytest.raises(ProviderUnavailable) as raised,
     ):
         provider_for(server.url).observe(open_session("faceki", provider_ref="abc"))
+    assert raised.value.reason == Reason.PROVIDER_UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (400, Reason.PROVIDER_ERROR),
+        (403, Reason.PROVIDER_ACCESS_DENIED),
+        (404, Reason.PROVIDER_NOT_FOUND),
+    ],
+)
+def test_client_errors_are_refusals_with_their_reason(status: int, reason: Reason):
+    with (
+        scripted_server(json_answer(TOKEN_ANSWER), json_answer({}, status)) as server,
+        pytest.raises(ProviderRejected) as raised,
+    ):
+        provider_for(server.url).observe(open_session("faceki", provider_ref="abc"))
+    assert raised.value.reason == reason
+
+
+def test_a_refused_creation_is_a_502_with_the_refusals_reason():
+    with (
+        scripted_server(json_answer(TOKEN_ANSWER), json_answer({}, 403)) as server,
+        pytest.raises(ProviderFailed) as raised,
+    ):
+        start(provider_for(server.url))
+    assert (raised.value.status, raised.value.code) == (502, "provider_access_denied")
+    assert raised.value.message
 
 
 def test_a_record_status_we_do_not_know_leaves_the_session_as_it_is():
@@ -461,3 +490,185 @@ def test_the_credentials_never_reach_a_log_line_even_at_debug_level(
     assert "/auth/api/access-token" in logged  # urllib3 did log the call
     assert CLIENT_SECRET not in logged
     assert CLIENT_ID not in logged
+
+
+# ---- refusals, links and webhook records at their edges -----------------------------------------------
+
+
+@pytest.mark.parametrize("code", [1000, 8003, 8016])
+def test_a_creation_refused_for_now_is_an_unreachable_provider(code: int):
+    with (
+        scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": code})) as server,
+        pytest.raises(ProviderUnavailable) as raised,
+    ):
+        start(provider_for(server.url))
+    assert raised.value.reason == Reason.PROVIDER_UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    ("code", "api_code"),
+    [(5003, "provider_quota_exceeded"), (8002, "provider_error"), (4242, "provider_error")],
+)
+def test_only_our_accounts_refusals_name_their_own_code_at_creation(code: int, api_code: str):
+    with (
+        scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": code})) as server,
+        pytest.raises(ProviderFailed) as raised,
+    ):
+        start(provider_for(server.url))
+    assert (raised.value.status, raised.value.code) == (502, api_code)
+    assert raised.value.message  # some explanation for the integrator
+
+
+@pytest.mark.parametrize(("length", "made"), [(2048, True), (2049, False)])
+def test_a_link_of_at_most_2048_characters_is_accepted(length: int, made: bool):
+    link = "https://apps.faceki.com/kycverify/"
+    link += "x" * (length - len(link))
+    answer = {"responseCode": 0, "data": "abc", "url": link}
+    with scripted_server(json_answer(TOKEN_ANSWER), json_answer(answer)) as server:
+        if made:
+            assert start(provider_for(server.url)).verification_url == link
+        else:
+            with pytest.raises(ProviderFailed):
+                start(provider_for(server.url))
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "reason"),
+    [
+        (8014, ProviderRejected, Reason.PROVIDER_NOT_FOUND),  # a refusal
+        (1000, ProviderUnavailable, Reason.PROVIDER_UNREACHABLE),  # "try again"
+        (4242, ProviderUnavailable, Reason.PROVIDER_BAD_RESPONSE),  # a code FACEKI does not document
+    ],
+)
+def test_a_webhook_whose_record_is_refused_says_how(code: int, error: type[Exception], reason: Reason):
+    with (
+        scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": code})) as server,
+        pytest.raises(error) as raised,
+    ):
+        provider_for(server.url).webhook_references(webhook({"requestId": "abc"}))
+    assert raised.value.reason == reason  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("data", [["not", "a", "record"], {"linkId": "bad id!"}, {"linkId": 42}, {}])
+def test_a_webhook_whose_record_names_no_usable_link_names_nothing(data: Any):
+    with scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": 0, "data": data})) as server:
+        assert provider_for(server.url).webhook_references(webhook({"requestId": "abc"})) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "seen"),
+    [
+        (8013, (Status.PENDING, "NO_RECORD", ())),
+        (8015, (Status.EXPIRED, "VERIFICATION_LINK_EXPIRED", ("verification_link_expired",))),
+    ],
+)
+def test_a_link_with_no_record_yet_is_pending_and_an_expired_one_expired(code: int, seen: tuple[Any, ...]):
+    with scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": code})) as server:
+        observed = provider_for(server.url).observe(open_session("faceki", provider_ref="abc"))
+    assert (observed.status, observed.provider_status, observed.reasons) == seen
+
+
+# ---- the access token ------------------------------------------------------------------------------------
+
+
+class IssuedTokens:
+    """A shared token that asks for a new one each time and keeps what was issued."""
+
+    def __init__(self) -> None:
+        self.issued: list[Any] = []
+
+    def get(self, issue: Any, *, rejected: str | None = None) -> str:
+        self.issued.append(issue())
+        return str(self.issued[-1].value)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [(600, 600.0), (1, 1.0), (None, 3600.0), (0, 3600.0), (-5, 3600.0), (True, 3600.0), ("600", 3600.0)],
+)
+def test_a_token_lives_what_faceki_says_else_the_documented_hour(expires_in: Any, lifetime: float):
+    data: dict[str, Any] = {"access_token": "tok-2"}
+    if expires_in is not None:
+        data["expires_in"] = expires_in
+    tokens = IssuedTokens()
+    records = {"responseCode": 8013}
+    with scripted_server(json_answer({"responseCode": 0, "data": data}), json_answer(records)) as server:
+        provider_for(server.url, token=tokens).observe(open_session("faceki", provider_ref="abc"))  # type: ignore[arg-type]
+    assert [(t.value, t.lifetime_seconds) for t in tokens.issued] == [("tok-2", lifetime)]
+    assert server.requests[1].headers["authorization"] == "Bearer tok-2"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 422])
+def test_credentials_refused_at_login_are_an_auth_failure(status: int):
+    with (
+        scripted_server(json_answer({"message": "no"}, status)) as server,
+        pytest.raises(ProviderRejected) as raised,
+    ):
+        provider_for(server.url).observe(open_session("faceki", provider_ref="abc"))
+    assert raised.value.reason == Reason.PROVIDER_AUTH_FAILED
+
+
+def test_a_base_url_with_a_trailing_slash_is_the_same_api():
+    with scripted_server(json_answer(TOKEN_ANSWER), json_answer({"responseCode": 8013})) as server:
+        provider_for(server.url + "/faceki/").observe(open_session("faceki", provider_ref="abc"))
+    assert [r.path for r in server.requests] == [
+        "/faceki/auth/api/access-token",
+        "/faceki/kycverify/api/kycverify/link",
+    ]
+
+
+@pytest.mark.parametrize("data", [None, ["tok-2"]])
+def test_a_token_answer_without_a_data_object_is_a_bad_response(data: Any):
+    with (
+        scripted_server(json_answer({"responseCode": 0, "data": data})) as server,
+        pytest.raises(ProviderUnavailable) as raised,
+    ):
+        provider_for(server.url).observe(open_session("faceki", provider_ref="abc"))
+    assert raised.value.reason == Reason.PROVIDER_BAD_RESPONSE
+
+
+def test_faceki_is_looked_at_sparsely_its_webhooks_carry_the_news():
+    provider = provider_for("http://unused")
+    session = open_session("faceki", provider_ref="abc")
+    assert provider.fast_follow_seconds(session, base_interval=5) == 0
+    assert (
+        provider.next_wait_seconds(session, attempt=0, base_interval=5),
+        provider.follow_limit(Status.REVIEW),
+    ) == (
+        15,
+        timedelta(hours=1),
+    )
+
+
+# ---- reading records (faceki_result) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("records", "seen"),
+    [
+        ([], (Status.PENDING, "NO_RECORD", (), {})),
+        ([{"status": "REVIEW"}], (Status.REVIEW, "REVIEW", (), {})),
+        (
+            [{"status": "DECLINED", "responseCode": 8002, "documentType": "PASSPORT"}],
+            (Status.DECLINED, "DECLINED", ("document_invalid",), {"document_type": "passport"}),
+        ),
+        (
+            [{"status": "DECLINED", "documentType": "SCROLL"}],
+            (Status.DECLINED, "DECLINED", ("provider_declined",), {}),
+        ),
+        ([{"status": "ACCEPTED"}], (Status.APPROVED, "ACCEPTED", (), {})),
+    ],
+)
+def test_each_records_reading_says_its_status_reasons_and_document(records, seen):
+    observed = faceki_result.observation(records)
+    assert (observed.status, observed.provider_status, observed.reasons, observed.data) == seen
+
+
+@pytest.mark.parametrize("code", [0, 8013, 1000, 5003, 4242, None])
+def test_a_decline_whose_code_names_no_reason_of_the_users_is_provider_declined(code: Any):
+    assert faceki_result.decline_reason(code) == "provider_declined"
+
+
+@pytest.mark.parametrize("code", ["0", True, 1.0, None])
+def test_a_response_code_is_an_integer_or_none(code: Any):
+    assert faceki_result.response_code({"responseCode": code}) is None

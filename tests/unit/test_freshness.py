@@ -3,6 +3,7 @@ at most once per interval however many read it, and serves the stored session wh
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -11,7 +12,17 @@ import pytest
 from idgate.domain import Status
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.providers.base import Observation
-from tests.support.world import CALLER, World, awaiting_pin, make_world, new_session, store_of
+from idgate.service import Idgate
+from tests.support.world import (
+    CALLER,
+    CadenceBoundProvider,
+    FakeProvider,
+    World,
+    awaiting_pin,
+    make_world,
+    new_session,
+    store_of,
+)
 
 PENDING = Observation(Status.PENDING, "pending")
 APPROVED = Observation(Status.APPROVED, "OK")
@@ -115,3 +126,30 @@ def test_no_look_for_a_final_session_one_past_its_deadline_or_one_awaiting_a_pin
     store_of(service2).advance(final.id, Status.DECLINED, now=clock2.now)
     assert read(service2, final.id).status is Status.DECLINED
     assert provider2.looks == looks
+
+
+def test_a_readers_look_uses_the_webhooks_shorter_timed_providers(world):
+    service, slow, _, clock = world
+    session = new_session(service)
+    fast = FakeProvider(answers=[APPROVED], fast_follow=0)
+    deps = dataclasses.replace(service.deps, webhook_providers={"fake": fast})
+    clock.now += timedelta(seconds=30)
+    assert Idgate(deps).get_session(CALLER, session.id, None).status is Status.APPROVED
+    assert (fast.looks, slow.looks) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("provider", "more", "fast_phase_end"),
+    [
+        (FakeProvider(fast_follow=3600), {"fast_phase_limit": timedelta(seconds=60)}, 60),  # the limit
+        (CadenceBoundProvider(), {}, 50 + 15),  # what the provider makes of the poll interval, and the grace
+    ],
+)
+def test_a_reader_looks_once_the_fast_phase_the_follow_up_has_is_over(provider, more, fast_phase_end):
+    service, _, _, clock = make_world(others=(provider,), **more)
+    session, _, _ = service.create_session(CALLER, {"provider": provider.name})
+    provider.answers = [APPROVED]
+    clock.now = session.created_at + timedelta(seconds=fast_phase_end - 1)
+    assert read(service, session.id).status is Status.PENDING
+    clock.now += timedelta(seconds=1)
+    assert read(service, session.id).status is Status.APPROVED

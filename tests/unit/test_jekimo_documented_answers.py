@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from pydantic import ValidationError
 
 from devstack.sandboxes.jekimo import JekimoSandbox
 from devstack.sandboxes.jekimo_answers import AnswerShapes
@@ -21,6 +22,7 @@ from idgate.follow_state import FollowState
 from idgate.ports import Dependencies
 from idgate.providers.base import NewVerification, StartRequest
 from idgate.providers.jekimo import JekimoOptions, JekimoProvider
+from idgate.providers.jekimo_answers import TokenAnswer, http_url, issued_at
 from idgate.qr import qr_data_uri
 from idgate.service import Idgate
 from tests.support.clock import FakeClock
@@ -368,3 +370,37 @@ def test_an_unknown_risk_with_a_pin_awaits_the_pin_and_emails_it(sandbox_and_idg
 def act(verification_url: str, outcome: dict[str, Any]) -> None:
     answer = requests.post(verification_url, json=outcome, timeout=5)
     assert answer.status_code == 200, answer.text
+
+
+#: 2,049 characters.
+LONG_LINK = "https://login.example/" + "t" * 2027
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "ftp://login.example/t",  # not http(s)
+        "https:///t",  # no host
+        "https://someone@login.example/t",  # user info: a link that may show another host
+        "https://login.example/a b",
+        LONG_LINK,  # longer than 2,048 characters
+    ],
+    ids=["ftp", "no-host", "user-info", "space", "too-long"],
+)
+def test_only_a_plain_http_link_of_at_most_2048_characters_is_shown_to_a_user(link):
+    assert http_url(link) is None
+
+
+def test_a_link_of_2048_characters_is_shown():
+    link = LONG_LINK[:-1]
+    assert len(link) == 2048
+    assert http_url(link) == link
+
+
+def test_a_timestamp_is_believed_from_2020_until_2100_excluded():
+    assert issued_at("2020-01-01T00:00:00+00:00") == datetime(2020, 1, 1, tzinfo=UTC)
+    assert issued_at(1_577_836_800) == datetime(2020, 1, 1, tzinfo=UTC)
+    assert issued_at("2099-12-31T23:59:59+00:00") == datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
+    for unbelievable in ("2019-12-31T23:59:59+00:00", "2100-01-01T00:00:00+00:00"):
+        with pytest.raises(ValidationError):
+            TokenAnswer.model_validate({"token": "t", "timestamp": unbelievable})

@@ -3,6 +3,7 @@ scripted server for the failures the sandbox does not produce."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -63,7 +64,8 @@ def test_start_returns_the_login_url_the_token_and_an_expiry_120_s_after_the_tim
     assert started.verification_url.startswith(f"{url}/app.php/v1.1/en/user/login/")
     assert started.provider_token
     assert started.provider_token in started.verification_url
-    assert started.provider_ref != started.provider_token
+    # the reference is the token's hash: the token itself is a credential, kept only while it is open
+    assert started.provider_ref == hashlib.sha256(started.provider_token.encode()).hexdigest()
     assert started.expires_at == datetime.fromtimestamp(1_764_499_200 + 120, UTC)
     assert started.qr_image
     assert started.qr_image.startswith("data:image/png;base64,")
@@ -101,6 +103,7 @@ def test_risk_with_two_factor_asks_for_the_pin(sandbox):
     set_outcome(started.verification_url, {"outcome": "approved", "risk": True, "pin": 293812})
     seen = provider.observe(session_for(started, options, email="user@example.com"))
     assert (seen.status, seen.second_factor_code, seen.risk) == (Status.AWAITING_PIN, "293812", True)
+    assert seen.provider_status == "OK"
 
 
 def test_risk_without_two_factor_is_approved_with_the_risk_flagged(sandbox):
@@ -235,3 +238,79 @@ def test_a_provider_slower_than_the_time_out_is_retryable():
         assert "Read timed out" in str(failure.value.__cause__)
         assert len(server.requests) == 1
     assert failure.value.reason == Reason.PROVIDER_UNREACHABLE
+
+
+def test_without_two_factor_the_header_says_false_and_no_minimum_age_is_sent():
+    token = {
+        "token": "t" * 64,
+        "timestamp": 1_764_499_200,
+        "qrcode": "https://x/qr",
+        "url": "https://x/login/t",
+    }
+    with scripted_server(json_answer(token)) as server:
+        provider_for(server.url).start(StartRequest("s", None, JekimoOptions()))
+    (gettoken,) = server.requests
+    assert gettoken.headers["two-af"] == "false"
+    assert "min-age" not in gettoken.headers
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        ({"error": "Invalid API key"}, Reason.PROVIDER_AUTH_FAILED),
+        ({"token": "t" * 64}, Reason.PROVIDER_BAD_RESPONSE),  # no timestamp
+        (
+            {"token": "t" * 64, "timestamp": 1_764_499_200, "qrcode": "not-a-link"},
+            Reason.PROVIDER_BAD_RESPONSE,
+        ),
+    ],
+)
+def test_a_refused_or_unreadable_start_is_a_provider_error_with_its_code(answer, code):
+    with scripted_server(json_answer(answer)) as server, pytest.raises(ProviderFailed) as failure:
+        provider_for(server.url).start(StartRequest("s", None, JekimoOptions()))
+    assert (failure.value.status, failure.value.code) == (502, code.value)
+    assert failure.value.message  # some explanation for the integrator
+
+
+def test_a_session_without_its_token_is_refused_without_asking_jekimo():
+    with scripted_server() as server:
+        session = session_for(_started(server.url), JekimoOptions()).model_copy(
+            update={"provider_token": None}
+        )
+        with pytest.raises(ProviderRejected) as failure:
+            provider_for(server.url).observe(session)
+    assert failure.value.reason == Reason.INTERNAL_ERROR
+    assert server.requests == []
+
+
+def test_an_email_given_in_the_options_is_refused():
+    with pytest.raises(ValidationFailed) as failure:
+        provider_for("http://127.0.0.1:9").parse_options({"email": "a@b.co"}, email=None)
+    assert (failure.value.status, failure.value.code) == (422, "validation_error")
+    assert failure.value.message
+
+
+def test_a_second_factor_is_requested_only_with_two_factor():
+    provider = provider_for("http://127.0.0.1:9")
+    assert provider.second_factor_requested(JekimoOptions(two_factor=True))
+    assert not provider.second_factor_requested(JekimoOptions())
+
+
+def test_the_token_validity_and_a_base_url_with_a_trailing_slash_come_from_the_settings():
+    token = {
+        "token": "t" * 64,
+        "timestamp": 1_764_499_200,
+        "qrcode": "https://x/qr",
+        "url": "https://x/login/t",
+    }
+    with scripted_server(json_answer(token)) as server:
+        provider = JekimoProvider.from_context(
+            provider_context(
+                "jekimo",
+                {"api_key": API_KEY},
+                variables={"BASE_URL": f"{server.url}/app.php/v1.1/", "TOKEN_TTL_SECONDS": "30"},
+            )
+        )
+        started = provider.start(StartRequest("s", None, JekimoOptions()))
+    assert started.expires_at == datetime.fromtimestamp(1_764_499_200 + 30, UTC)
+    assert [r.path for r in server.requests] == ["/app.php/v1.1/auth/gettoken"]

@@ -165,3 +165,35 @@ def test_the_fast_phase_is_at_most_three_minutes_whatever_the_provider_says(worl
     provider.fast_follow = 3600
     session = new_session(service)
     assert outside.started[0].fast_until == (session.created_at + timedelta(seconds=180)).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("life_minutes", "first_look_minutes"),
+    [(15, 10), (14, 14), (12, 12)],  # the safety net only when the last look is 5 minutes or more after it
+)
+def test_the_safety_net_look_is_kept_only_five_minutes_or_more_before_the_deadline(
+    world, life_minutes, first_look_minutes
+):
+    service, _, _, clock = world
+    session = store_of(service).get(new_session(service).id)
+    lived = session.model_copy(update={"expires_at": session.created_at + timedelta(minutes=life_minutes)})
+    wait = schedule.long_phase_wait(lived, provider_wait=5, long_looks=0, had_fast_phase=False, now=clock.now)
+    assert wait == first_look_minutes * 60
+
+
+@pytest.mark.parametrize("status", [Status.REVIEW, Status.PENDING])
+def test_the_last_wait_before_the_deadline_is_one_second_at_least_and_at_most(world, status):
+    service, _, _, _ = world
+    session = store_of(service).get(new_session(service).id).model_copy(update={"status": status})
+    now = session.expires_at - timedelta(seconds=0.5)
+    assert (
+        schedule.long_phase_wait(session, provider_wait=60, long_looks=3, had_fast_phase=True, now=now) == 1
+    )
+
+
+def test_a_one_second_fast_follow_is_a_fast_phase_of_one_second_and_its_grace(world):
+    service, provider, outside, _ = world
+    provider.fast_follow = 1
+    session = new_session(service)
+    assert outside.started[0].phase == "fast"
+    assert outside.started[0].fast_until == (session.created_at + timedelta(seconds=1 + 15)).timestamp()

@@ -430,6 +430,7 @@ def test_a_malformed_key_is_a_422(guarded, key: str):
     with pytest.raises(ValidationFailed) as raised:
         service.create_session(CALLER, {"provider": "fake"}, idempotency_key=key)
     assert raised.value.code == "invalid_idempotency_key"
+    assert raised.value.message  # some explanation for the integrator
 
 
 def test_concurrent_requests_with_one_key_create_one_session(guarded):
