@@ -177,7 +177,9 @@ def test_the_safety_net_look_is_kept_only_five_minutes_or_more_before_the_deadli
     service, _, _, clock = world
     session = store_of(service).get(new_session(service).id)
     lived = session.model_copy(update={"expires_at": session.created_at + timedelta(minutes=life_minutes)})
-    wait = schedule.long_phase_wait(lived, provider_wait=5, long_looks=0, had_fast_phase=False, now=clock.now)
+    wait = schedule.long_phase_wait(
+        lived, provider_wait=5, interval=5, long_looks=0, had_fast_phase=False, now=clock.now
+    )
     assert wait == first_look_minutes * 60
 
 
@@ -187,7 +189,10 @@ def test_the_last_wait_before_the_deadline_is_one_second_at_least_and_at_most(wo
     session = store_of(service).get(new_session(service).id).model_copy(update={"status": status})
     now = session.expires_at - timedelta(seconds=0.5)
     assert (
-        schedule.long_phase_wait(session, provider_wait=60, long_looks=3, had_fast_phase=True, now=now) == 1
+        schedule.long_phase_wait(
+            session, provider_wait=60, interval=5, long_looks=3, had_fast_phase=True, now=now
+        )
+        == 1
     )
 
 
