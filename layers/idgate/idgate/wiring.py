@@ -16,9 +16,9 @@ from idgate.settings import Settings, get_settings
 from idgate.tracing import start_tracing
 
 if TYPE_CHECKING:
+    from idgate.keystore import KeyStore
     from idgate.providers.registry import SharedTokens
     from idgate.service import Idgate
-    from idgate.store import KeyStore
 
 
 def build_service(settings: Settings) -> Idgate:
@@ -97,7 +97,7 @@ def default_service() -> Idgate:
 
 @lru_cache(maxsize=1)
 def default_key_store() -> KeyStore:
-    from idgate.store import KeyStore
+    from idgate.keystore import KeyStore
 
     settings = get_settings()
     start_tracing(settings.tracing)
