@@ -4,6 +4,8 @@ Every handler imports this module at its cold start, before it knows what its in
 what the dependencies are made of (the use cases, the provider clients and requests, boto3) is imported
 when they are first built, not here. So is the tracing of their calls, when the deployment turns it on
 (idgate.tracing): before the first client is made.
+
+The AWS clients are made once per container and shared (idgate.aws_clients), each when first needed.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from idgate.settings import Settings, get_settings
 from idgate.tracing import start_tracing
 
 if TYPE_CHECKING:
+    from idgate.aws_clients import AwsClients
     from idgate.keystore import KeyStore
     from idgate.providers.registry import SharedTokens
     from idgate.service import Idgate
 
 
 def build_service(settings: Settings) -> Idgate:
+    from idgate.aws_clients import AwsClients
     from idgate.idempotency import TableIdempotencyKeys
     from idgate.notify import EventPublisher, Mailer, PollStarter
     from idgate.ports import Dependencies
@@ -32,13 +36,18 @@ def build_service(settings: Settings) -> Idgate:
     from idgate.store import SessionStore
 
     start_tracing(settings.tracing)
+    clients = AwsClients()
     credentials = ProviderSecrets(settings.secret_name_of, max_age_seconds=settings.secrets_max_age_seconds)
     # One cache per provider for the container, shared by its normal and its webhook client.
     caches: dict[str, Any] = {}
-    tokens = shared_tokens(settings)
+    tokens = shared_tokens(settings, clients)
     return Idgate(
         Dependencies(
-            sessions=SessionStore(settings.sessions_table, retention=timedelta(days=settings.retention_days)),
+            sessions=SessionStore(
+                settings.sessions_table,
+                retention=timedelta(days=settings.retention_days),
+                client=clients("dynamodb"),
+            ),
             providers=build_providers(settings, credentials, new_http_session(), caches, tokens),
             starter=PollStarter(settings.state_machine_arn, settings.fast_follow_state_machine_arn),
             publisher=EventPublisher(settings.event_bus_name),
@@ -61,7 +70,7 @@ def build_service(settings: Settings) -> Idgate:
             ),
             allow_unredacted_images=settings.allow_unredacted_images,
             idempotency=(
-                TableIdempotencyKeys(settings.sessions_table, settings.encryption_key_id)
+                TableIdempotencyKeys(settings.sessions_table, settings.encryption_key_id, client=clients)
                 if settings.encryption_key_id
                 else None
             ),
@@ -70,7 +79,7 @@ def build_service(settings: Settings) -> Idgate:
     )
 
 
-def shared_tokens(settings: Settings) -> SharedTokens:
+def shared_tokens(settings: Settings, clients: AwsClients) -> SharedTokens:
     """One shared token per provider for this container: kept in the sessions table (encrypted) when
     the deployment has its KMS key, else in this process only."""
     from idgate.providers.base import ProcessToken, SharedToken
@@ -81,7 +90,7 @@ def shared_tokens(settings: Settings) -> SharedTokens:
     def token_of(provider: str) -> SharedToken:
         if provider not in made:
             made[provider] = (
-                TableToken(settings.sessions_table, settings.encryption_key_id, provider)
+                TableToken(settings.sessions_table, settings.encryption_key_id, provider, client=clients)
                 if settings.encryption_key_id
                 else ProcessToken()
             )
