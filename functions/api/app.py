@@ -20,7 +20,7 @@ from idgate.http_api import (
     request_json,
 )
 from idgate.logs import log_invocation
-from idgate.session_access import SESSION_ID
+from idgate.secrets_util import SESSION_ID
 from idgate.settings import get_settings
 from idgate.validation import validation_failed
 from idgate.wiring import default_service

@@ -5,7 +5,10 @@ what the dependencies are made of (the use cases, the provider clients and reque
 when they are first built, not here. So is the tracing of their calls, when the deployment turns it on
 (idgate.tracing): before the first client is made.
 
-The AWS clients are made once per container and shared (idgate.aws_clients), each when first needed.
+Each function builds only what it uses, since what is built is part of its cold start: the API, webhook and
+poll functions the whole service; the publisher the session store and the event publisher
+(`default_announcer`); the authorizer and the keys function the key store. The AWS clients are made once per
+container and shared (idgate.aws_clients), each when first needed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from idgate.settings import Settings, get_settings
 from idgate.tracing import start_tracing
 
 if TYPE_CHECKING:
+    from idgate.announcing import Announcer
     from idgate.aws_clients import AwsClients
     from idgate.keystore import KeyStore
     from idgate.providers.registry import SharedTokens
@@ -102,6 +106,24 @@ def shared_tokens(settings: Settings, clients: AwsClients) -> SharedTokens:
 @lru_cache(maxsize=1)
 def default_service() -> Idgate:
     return build_service(get_settings())
+
+
+def build_announcer(settings: Settings) -> Announcer:
+    """What the publisher function uses: the session store and the event publisher, nothing else."""
+    from idgate.announcing import Announcer
+    from idgate.notify import EventPublisher
+    from idgate.store import SessionStore
+
+    start_tracing(settings.tracing)
+    return Announcer(
+        SessionStore(settings.sessions_table, retention=timedelta(days=settings.retention_days)),
+        EventPublisher(settings.event_bus_name),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_announcer() -> Announcer:
+    return build_announcer(get_settings())
 
 
 @lru_cache(maxsize=1)
