@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.logs import log_invocation
 from idgate.secrets_util import SESSION_ID
-from idgate.wiring import default_announcer
+from idgate.wiring import default_announcer, freeze_long_lived
 
 #: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
 #: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
@@ -51,3 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=announce, processor=processor, context=context
     )
+
+
+# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+freeze_long_lived()

@@ -105,3 +105,33 @@ def test_a_functions_first_invocation_builds_only_what_that_function_uses(functi
     )
     # Then what the function never uses is still not imported
     assert json.loads(out.stdout) == []
+
+
+FREEZE_PROBE = """
+import gc, json, sys
+sys.path[0:0] = sys.argv[1:]
+import app
+imported = gc.get_freeze_count()
+for name, value in list(vars(app).items()):
+    if name.startswith("default_") and getattr(value, "__module__", "") == "idgate.wiring":
+        value()
+print(json.dumps([imported, gc.get_freeze_count() - imported]))
+"""
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_what_a_cold_start_makes_is_left_out_of_garbage_collection(function):
+    # Given a fresh interpreter with the function's folder, then the layer, first on its path
+    paths = [str(REPO / "functions" / function), str(REPO / "layers" / "idgate")]
+    # When it imports the handler, then builds its first invocation's dependencies
+    out = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE, *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "SESSIONS_TABLE": "sessions", "KEYS_TABLE": "keys"},
+    )
+    # Then what each made is frozen (idgate.wiring.freeze_long_lived): never traversed by a collection again
+    frozen_by_the_import, frozen_by_the_build = json.loads(out.stdout)
+    assert frozen_by_the_import > 0
+    assert frozen_by_the_build > 0
