@@ -74,7 +74,8 @@ LAMBDA_ENVIRONMENT = {
     "TZ": ":UTC",
 }
 #: Run in each fresh interpreter: put the folders on sys.path, then time the floor, or the handler's import
-#: and (`ready`) that plus building the default dependencies its first invocation builds (idgate.wiring's).
+#: and (`ready`) that plus building the default dependencies its first invocation builds (the `default_...`
+#: builders of idgate.wiring it imported; it must import one).
 PROBE = """
 import sys, time
 what, paths = sys.argv[1], sys.argv[2:]
@@ -87,9 +88,13 @@ if what == "floor":
 else:
     module = __import__(what)
     imported = time.perf_counter()
-    for builder in ("default_service", "default_key_store"):
-        if hasattr(module, builder):
-            getattr(module, builder)()
+    builders = [
+        value for name, value in vars(module).items()
+        if name.startswith("default_") and getattr(value, "__module__", "") == "idgate.wiring"
+    ]
+    assert builders, f"{what} builds nothing of idgate.wiring"
+    for builder in builders:
+        builder()
 print(imported - start, time.perf_counter() - start)
 """
 #: Run in a fresh interpreter: the handler's import and what its first invocation loads anyway (boto3 and a

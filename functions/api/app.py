@@ -20,10 +20,10 @@ from idgate.http_api import (
     request_json,
 )
 from idgate.logs import log_invocation
-from idgate.session_access import SESSION_ID
+from idgate.secrets_util import SESSION_ID
 from idgate.settings import get_settings
 from idgate.validation import validation_failed
-from idgate.wiring import default_service
+from idgate.wiring import default_service, freeze_long_lived
 
 #: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
 #: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
@@ -148,3 +148,7 @@ def provider_resource(provider: str, resource: str) -> Response[str]:
 @log_invocation(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+freeze_long_lived()

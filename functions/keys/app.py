@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from idgate.apikeys import administer
 from idgate.errors import IdgateError
 from idgate.logs import log_invocation
-from idgate.wiring import default_key_store
+from idgate.wiring import default_key_store, freeze_long_lived
 
 #: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
 #: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
@@ -33,3 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return administer(default_key_store(), event, now=lambda: datetime.now(UTC))
     except IdgateError as exc:
         return {"error": {"code": exc.code, "message": exc.message, **exc.details}}
+
+
+# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+freeze_long_lived()

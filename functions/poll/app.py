@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.follow_state import AbortRequest, FollowState
 from idgate.logs import log_invocation
-from idgate.wiring import default_service
+from idgate.wiring import default_service, freeze_long_lived
 
 #: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
 #: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
@@ -47,3 +47,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = FollowState.model_validate(event)
     logger.thread_safe_append_keys(session_id=state.session_id)
     return default_service().poll(state).model_dump()
+
+
+# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+freeze_long_lived()

@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.logs import log_invocation
-from idgate.session_access import SESSION_ID
-from idgate.wiring import default_service
+from idgate.secrets_util import SESSION_ID
+from idgate.wiring import default_announcer, freeze_long_lived
 
 #: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
 #: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
@@ -42,7 +42,7 @@ def announce(record: DynamoDBRecord) -> None:
     if "finalized_at" not in image or image.get("event_published") is True:
         return
     logger.thread_safe_append_keys(session_id=session_id)
-    if default_service().publish_final(session_id):
+    if default_announcer().publish_final(session_id):
         logger.debug("final-status event ensured")
 
 
@@ -51,3 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=announce, processor=processor, context=context
     )
+
+
+# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+freeze_long_lived()

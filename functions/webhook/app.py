@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idgate.http_api import install_error_handlers, json_response, request_bytes
 from idgate.logs import log_invocation
-from idgate.wiring import default_service
+from idgate.wiring import default_service, freeze_long_lived
 
 #: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
 #: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
@@ -50,3 +50,7 @@ def receive(provider: str, token: str) -> Response[str]:
 @log_invocation(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+freeze_long_lived()

@@ -10,5 +10,6 @@ from idgate import settings, wiring
 def reset_idgate_caches() -> None:
     settings.get_settings.cache_clear()
     wiring.default_service.cache_clear()
+    wiring.default_announcer.cache_clear()
     wiring.default_key_store.cache_clear()
     parameters.clear_caches()

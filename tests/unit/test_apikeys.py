@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from idgate.apikeys import administer, authorize, bearer_key
 from idgate.errors import NotFound, ValidationFailed
-from idgate.store import KeyStore
+from idgate.keystore import KeyStore
 from tests.support.tables import create_template_tables
 
 
@@ -28,8 +28,9 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyStore]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        names = create_template_tables(boto3.client("dynamodb"))
-        yield KeyStore(names["KeysTable"], dynamodb=boto3.resource("dynamodb"))
+        client = boto3.client("dynamodb")
+        names = create_template_tables(client)
+        yield KeyStore(names["KeysTable"], client=client)
 
 
 def create(keys: KeyStore, kind: str, client_id: str = "shop") -> dict:

@@ -1,6 +1,7 @@
 """A handler's cold start imports what every invocation needs, not what only some build on first use: boto3,
-requests, the provider clients and the use cases come with the dependencies idgate.wiring builds lazily.
-(How long a cold start takes is measured by `make bench`, never here.)"""
+requests, the provider clients and the use cases come with the dependencies idgate.wiring builds lazily. And
+those dependencies are what the function uses, no more. (How long a cold start takes is measured by
+`make bench`, never here.)"""
 
 from __future__ import annotations
 
@@ -54,3 +55,83 @@ def test_importing_a_handler_leaves_the_heavy_modules_for_first_use(function):
     )
     # Then none of them is imported yet
     assert json.loads(out.stdout) == []
+
+
+#: What a function's first invocation builds (idgate.wiring) leaves out, because that function never uses it:
+#: the publisher builds the session store and the event publisher only, the authorizer and the keys function
+#: the key store only; no function builds boto3's DynamoDB resource (idgate.dynamo says why), and only the
+#: API's session creation draws a QR code (segno).
+NEVER_BUILT = {
+    "api": ("boto3.dynamodb.table", "segno"),
+    "webhook": ("boto3.dynamodb.table", "segno"),
+    "poll": ("boto3.dynamodb.table", "segno"),
+    "publisher": (
+        "boto3.dynamodb.table",
+        "requests",
+        "idgate.providers.registry",
+        "idgate.service",
+        "idgate.follow_state",
+        "idgate.api",
+    ),
+    "authorizer": ("boto3.dynamodb.table", "requests", "idgate.service", "idgate.store", "idgate.domain"),
+    "keys": ("boto3.dynamodb.table", "requests", "idgate.service", "idgate.store", "idgate.domain"),
+}
+BUILD_PROBE = """
+import json, sys
+sys.path[0:0] = sys.argv[1:]
+import app
+for name, value in list(vars(app).items()):
+    if name.startswith("default_") and getattr(value, "__module__", "") == "idgate.wiring":
+        value()
+print(json.dumps([name for name in {names} if name in sys.modules]))
+"""
+
+
+def test_every_function_is_held_to_what_its_first_invocation_leaves_out():
+    assert sorted(NEVER_BUILT) == FUNCTIONS
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_functions_first_invocation_builds_only_what_that_function_uses(function):
+    # Given a fresh interpreter with the function's folder, then the layer, first on its path
+    paths = [str(REPO / "functions" / function), str(REPO / "layers" / "idgate")]
+    # When it imports the handler and builds what its first invocation builds (clients made, nothing called)
+    out = subprocess.run(
+        [sys.executable, "-c", BUILD_PROBE.format(names=NEVER_BUILT[function]), *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "SESSIONS_TABLE": "sessions", "KEYS_TABLE": "keys"},
+    )
+    # Then what the function never uses is still not imported
+    assert json.loads(out.stdout) == []
+
+
+FREEZE_PROBE = """
+import gc, json, sys
+sys.path[0:0] = sys.argv[1:]
+import app
+imported = gc.get_freeze_count()
+for name, value in list(vars(app).items()):
+    if name.startswith("default_") and getattr(value, "__module__", "") == "idgate.wiring":
+        value()
+print(json.dumps([imported, gc.get_freeze_count() - imported]))
+"""
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_what_a_cold_start_makes_is_left_out_of_garbage_collection(function):
+    # Given a fresh interpreter with the function's folder, then the layer, first on its path
+    paths = [str(REPO / "functions" / function), str(REPO / "layers" / "idgate")]
+    # When it imports the handler, then builds its first invocation's dependencies
+    out = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE, *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "SESSIONS_TABLE": "sessions", "KEYS_TABLE": "keys"},
+    )
+    # Then what each made is frozen (idgate.wiring.freeze_long_lived): never traversed by a collection again
+    frozen_by_the_import, frozen_by_the_build = json.loads(out.stdout)
+    assert frozen_by_the_import > 0
+    assert frozen_by_the_build > 0

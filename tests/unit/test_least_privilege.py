@@ -256,8 +256,13 @@ def operations() -> dict[str, set[str]]:
     return names
 
 
+#: Where the table stores get their DynamoDB client (they import no boto3 themselves).
+DYNAMODB_CLIENT_MODULE = "idgate.dynamo"
+
+
 def aws_modules() -> dict[str, ast.Module]:
-    """The layer's modules that reach AWS: they import boto3 or Powertools' parameters."""
+    """The layer's modules that reach AWS: they import boto3, Powertools' parameters, or idgate.dynamo's
+    client."""
     found = {}
     for path in sorted(LAYER.rglob("*.py")):
         tree = ast.parse(path.read_text())
@@ -267,7 +272,12 @@ def aws_modules() -> dict[str, ast.Module]:
             if isinstance(node, ast.Import | ast.ImportFrom)
             for alias in node.names
         }
-        if any(name.split(".")[0] == "boto3" or name.endswith("utilities.parameters") for name in imported):
+        if any(
+            name.split(".")[0] == "boto3"
+            or name.endswith("utilities.parameters")
+            or name.startswith(f"{DYNAMODB_CLIENT_MODULE}.")
+            for name in imported
+        ):
             found[path.relative_to(LAYER.parent).with_suffix("").as_posix().replace("/", ".")] = tree
     return found
 
@@ -326,6 +336,7 @@ def test_the_layers_aws_calls_are_found() -> None:
     modules = {call.module for call in calls()}
     assert modules == {
         "idgate.store",
+        "idgate.keystore",
         "idgate.idempotency",
         "idgate.shared_token",
         "idgate.notify",

@@ -50,11 +50,11 @@ def subject(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        names = create_template_tables(boto3.client("dynamodb"))
-        dynamodb = boto3.resource("dynamodb")
-        table = dynamodb.Table(names["SessionsTable"])
+        client = boto3.client("dynamodb")
+        names = create_template_tables(client)
+        table = boto3.resource("dynamodb").Table(names["SessionsTable"])
         yield Subject(
-            SessionStore(names["SessionsTable"], retention=RETENTION, dynamodb=dynamodb),
+            SessionStore(names["SessionsTable"], retention=RETENTION, client=client),
             lambda session_id: table.get_item(Key={"pk": session_id}, ConsistentRead=True).get("Item"),
         )
 

@@ -1,6 +1,10 @@
 """What the DynamoDB stores ask DynamoDB for, where moto answers the same whatever is asked: strongly
 consistent reads, one-item and count-only queries, a scan that follows every page. The repository
-contract tests (on moto and in memory) hold what they store and answer."""
+contract tests (on moto and in memory) hold what they store and answer.
+
+The stores use a low-level client (idgate.dynamo says why): the requests recorded here are the client's, as
+DynamoDB receives them. The key conditions are those boto3's resource made of `Key(...).eq(...)` when the
+stores used it, so the requests stayed the same."""
 
 from __future__ import annotations
 
@@ -10,16 +14,18 @@ from typing import Any
 
 import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder, Key
+from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 
-from idgate.store import KeyStore, SessionStore
+from idgate.keystore import KeyStore
+from idgate.store import SessionStore
 from tests.support.tables import create_template_tables
 
 RETENTION = timedelta(days=30)
 
 
-class RecordingTable:
+class RecordingClient:
     """Answers as an empty table would, one scan page after another, and records every request."""
 
     def __init__(self, scan_pages: list[dict[str, Any]] | None = None) -> None:
@@ -39,60 +45,81 @@ class RecordingTable:
         return self._scan_pages.pop(0)
 
 
-class RecordingResource:
-    def __init__(self, table: RecordingTable) -> None:
-        self.table = table
-        self.names: list[str] = []
-
-    def Table(self, name: str) -> RecordingTable:
-        self.names.append(name)
-        return self.table
+def key_condition(condition: ConditionBase) -> dict[str, Any]:
+    """What boto3's resource sends for `condition` as a query's KeyConditionExpression."""
+    built = ConditionExpressionBuilder().build_expression(condition, is_key_condition=True)
+    serialize = TypeSerializer().serialize
+    return {
+        "KeyConditionExpression": built.condition_expression,
+        "ExpressionAttributeNames": built.attribute_name_placeholders,
+        "ExpressionAttributeValues": {
+            name: serialize(value) for name, value in built.attribute_value_placeholders.items()
+        },
+    }
 
 
 @pytest.fixture
-def table() -> RecordingTable:
-    return RecordingTable()
+def client() -> RecordingClient:
+    return RecordingClient()
 
 
-def test_a_session_is_read_strongly_consistent(table: RecordingTable):
-    resource = RecordingResource(table)
-    assert SessionStore("Sessions", retention=RETENTION, dynamodb=resource).get("ses_1") is None
-    assert resource.names == ["Sessions"]
-    assert table.requests == [("get_item", {"Key": {"pk": "ses_1"}, "ConsistentRead": True})]
+def test_a_session_is_read_strongly_consistent(client: RecordingClient):
+    assert SessionStore("Sessions", retention=RETENTION, client=client).get("ses_1") is None
+    assert client.requests == [
+        ("get_item", {"TableName": "Sessions", "Key": {"pk": {"S": "ses_1"}}, "ConsistentRead": True})
+    ]
 
 
-def test_a_provider_reference_is_looked_up_in_its_index_for_one_item(table: RecordingTable):
-    store = SessionStore("Sessions", retention=RETENTION, dynamodb=RecordingResource(table))
+def test_a_provider_reference_is_looked_up_in_its_index_for_one_item(client: RecordingClient):
+    store = SessionStore("Sessions", retention=RETENTION, client=client)
     assert store.find_by_provider_ref("okid", "ver_1") is None
-    ((operation, request),) = table.requests
-    assert operation == "query"
-    condition = request.pop("KeyConditionExpression")
-    assert condition == Key("provider").eq("okid") & Key("provider_ref").eq("ver_1")
-    assert request == {"IndexName": "by_provider_ref", "Limit": 1}
+    assert client.requests == [
+        (
+            "query",
+            {
+                "TableName": "Sessions",
+                "IndexName": "by_provider_ref",
+                **key_condition(Key("provider").eq("okid") & Key("provider_ref").eq("ver_1")),
+                "Limit": 1,
+            },
+        )
+    ]
 
 
-def test_open_sessions_are_counted_not_read(table: RecordingTable):
-    store = SessionStore("Sessions", retention=RETENTION, dynamodb=RecordingResource(table))
+def test_open_sessions_are_counted_not_read(client: RecordingClient):
+    store = SessionStore("Sessions", retention=RETENTION, client=client)
     assert store.count_open("shop", limit=25) == 0
-    ((_, request),) = table.requests
-    assert request.pop("KeyConditionExpression") == Key("open_client").eq("shop")
-    assert request == {"IndexName": "open_by_client", "Select": "COUNT", "Limit": 25}
+    assert client.requests == [
+        (
+            "query",
+            {
+                "TableName": "Sessions",
+                "IndexName": "open_by_client",
+                **key_condition(Key("open_client").eq("shop")),
+                "Select": "COUNT",
+                "Limit": 25,
+            },
+        )
+    ]
 
 
 def test_every_key_is_listed_across_the_scans_pages():
-    table = RecordingTable(
+    client = RecordingClient(
         [
-            {"Items": [{"key_hash": "a"}], "LastEvaluatedKey": {"key_hash": "a"}},
-            {"Items": [{"key_hash": "b"}, {"key_hash": "c"}], "LastEvaluatedKey": {"key_hash": "c"}},
-            {"Items": [{"key_hash": "d"}]},
+            {"Items": [{"key_hash": {"S": "a"}}], "LastEvaluatedKey": {"key_hash": {"S": "a"}}},
+            {
+                "Items": [{"key_hash": {"S": "b"}}, {"key_hash": {"S": "c"}}],
+                "LastEvaluatedKey": {"key_hash": {"S": "c"}},
+            },
+            {"Items": [{"key_hash": {"S": "d"}}]},
         ]
     )
-    keys = KeyStore("Keys", dynamodb=RecordingResource(table))
+    keys = KeyStore("Keys", client=client)
     assert [item["key_hash"] for item in keys.all()] == ["a", "b", "c", "d"]
-    assert [request for _, request in table.requests] == [
-        {},
-        {"ExclusiveStartKey": {"key_hash": "a"}},
-        {"ExclusiveStartKey": {"key_hash": "c"}},
+    assert [request for _, request in client.requests] == [
+        {"TableName": "Keys"},
+        {"TableName": "Keys", "ExclusiveStartKey": {"key_hash": {"S": "a"}}},
+        {"TableName": "Keys", "ExclusiveStartKey": {"key_hash": {"S": "c"}}},
     ]
 
 
@@ -106,7 +133,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         yield create_template_tables(boto3.client("dynamodb"))
 
 
-def test_the_stores_make_their_own_dynamodb_resource_when_given_none(aws: dict[str, str]):
+def test_the_stores_make_their_own_dynamodb_client_when_given_none(aws: dict[str, str]):
     keys = KeyStore(aws["KeysTable"])
     assert keys.add({"key_hash": "h1", "kind": "secret", "client_id": "shop"}) is True
     assert keys.add({"key_hash": "h1", "kind": "secret", "client_id": "shop"}) is False

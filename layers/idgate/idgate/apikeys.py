@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from idgate.errors import NotFound, ValidationFailed
+from idgate.keystore import KeyStore
 from idgate.secrets_util import new_id, sha256_hex
-from idgate.store import KeyStore
 from idgate.validation import validation_failed
 
 logger = Logger(service="idgate", child=True)

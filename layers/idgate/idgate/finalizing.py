@@ -1,12 +1,9 @@
-"""Writing a final status once, and announcing it once (the final-status event).
+"""Writing a final status once.
 
 A final status is written by whichever trigger wins (a poll step, a webhook, a PIN); its event is
-published from the table's change stream (functions/publisher), never from the writer's path, so no
-final status can miss its event whatever wrote it, and a publish that fails is retried by the stream."""
+published from the table's change stream (idgate.announcing), never from the writer's path."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
@@ -16,12 +13,6 @@ from idgate.ports import Dependencies
 
 logger = Logger(service="idgate", child=True)
 
-#: Pauses between tries to publish a final-status event before leaving it to the state machine's next step.
-EVENT_RETRY_PAUSES = (0.2, 0.6)
-
-#: A publisher that claimed a final event and did not finish within this time is presumed dead.
-EVENT_CLAIM_STALE_AFTER = timedelta(seconds=60)
-
 
 class Finalizer:
     def __init__(self, deps: Dependencies) -> None:
@@ -29,7 +20,7 @@ class Finalizer:
 
     def finalize(self, session: Session, result: Result, *, pin_try_limit: int | None = None) -> bool:
         """Writes the final status once; False when another trigger already did. Its event follows from
-        the change stream (`ensure_event`). `pin_try_limit`: the write also counts a PIN try, within that
+        the change stream (idgate.announcing). `pin_try_limit`: the write also counts a PIN try, within that
         limit (the right PIN's approval)."""
         sessions = self._deps.sessions
         won = sessions.advance(
@@ -50,27 +41,6 @@ class Finalizer:
         took = (self._deps.clock() - session.created_at).total_seconds()
         metrics.seconds(metrics.TIME_TO_VERDICT, took, provider=session.provider, status=status)
         return True
-
-    def ensure_event(self, session: Session) -> None:
-        """Publishes the final-status event unless it was published or another publisher is at it (a
-        claim taken by a conditional write). Raises when publishing fails, after a few tries, with the
-        claim released: the stream then retries the record."""
-        if session.event_published:
-            return
-        sessions = self._deps.sessions
-        if not sessions.claim_event(session.id, now=self._deps.clock(), stale_after=EVENT_CLAIM_STALE_AFTER):
-            return
-        for pause in (*EVENT_RETRY_PAUSES, None):
-            try:
-                self._deps.publisher.session_finalized(session)
-                break
-            except Exception:
-                if pause is None:
-                    sessions.release_event_claim(session.id)
-                    raise
-                logger.warning("publishing the final-status event failed; retrying", session_id=session.id)
-                self._deps.sleep(pause)
-        sessions.mark_event_published(session.id)
 
     def error(self, session: Session, reason: str) -> bool:
         return self.finalize(session, Result(decision=Status.ERROR, reasons=[reason]))

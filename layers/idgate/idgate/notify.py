@@ -4,10 +4,12 @@ and the start of a poll workflow (Step Functions). The only modules' boto3 calls
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from idgate.domain import Session
-from idgate.follow_state import FollowState
+
+if TYPE_CHECKING:  # a type only: the publisher function imports this module and never builds that model
+    from idgate.follow_state import FollowState
 
 EVENT_SOURCE = "idgate"
 EVENT_DETAIL_TYPE = "Session Finalized"

@@ -8,15 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from idgate.domain import Session
+from idgate.announcing import Publisher
 from idgate.follow_state import FollowState
 from idgate.idempotency import IdempotencyKeys
 from idgate.providers.base import Provider
 from idgate.repository import SessionRepository
-
-
-class Publisher(Protocol):
-    def session_finalized(self, session: Session) -> None: ...
 
 
 class PinMailer(Protocol):

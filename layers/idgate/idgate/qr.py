@@ -6,8 +6,6 @@ import base64
 import binascii
 import io
 
-import segno
-
 _IMAGE_SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "image/png",
     b"\xff\xd8\xff": "image/jpeg",
@@ -19,6 +17,10 @@ _IMAGE_SIGNATURES = {
 
 def qr_data_uri(text: str) -> str:
     """A PNG QR code of `text`."""
+    # segno is imported here, not with the module: only the API's session creation draws a QR code, and the
+    # poll and webhook functions, which import this module with the provider clients, never do.
+    import segno
+
     buffer = io.BytesIO()
     segno.make(text, error="m").save(buffer, kind="png", scale=6, border=2)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

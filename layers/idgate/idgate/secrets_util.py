@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+
+#: What new_id("ses") makes; anything else is no session (and is never sent to the table).
+SESSION_ID = re.compile(r"ses_[A-Za-z0-9_-]{16,64}")
 
 
 def new_id(prefix: str, nbytes: int = 15) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from idgate.announcing import Announcer
 from idgate.api import Caller
 from idgate.canceling import Canceling
 from idgate.domain import Session
@@ -35,6 +36,7 @@ class Idgate:
         self.sessions = Sessions(deps, self.finalizer, self.following, self.webhooks)
         self.freshness = Freshness(deps, self.following)
         self.canceling = Canceling(deps, self.finalizer)
+        self.announcer = Announcer(deps.sessions, deps.publisher, clock=deps.clock, sleep=deps.sleep)
 
     # ---- the API -----------------------------------------------------------------------------
 
@@ -90,9 +92,6 @@ class Idgate:
 
     def publish_final(self, session_id: str) -> bool:
         """Publishes the session's final-status event once; False when the session is not final (or
-        unknown) and there is nothing to publish. Raises when publishing fails (the stream retries)."""
-        session = self.deps.sessions.get(session_id)
-        if session is None or not session.status.is_final:
-            return False
-        self.finalizer.ensure_event(session)
-        return True
+        unknown) and there is nothing to publish. Raises when publishing fails (the stream retries). The
+        publisher function calls idgate.announcing without building the rest (idgate.wiring)."""
+        return self.announcer.publish_final(session_id)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from idgate.api import Caller
 from idgate.domain import Session
 from idgate.errors import NotFound
 from idgate.repository import SessionRepository
-from idgate.secrets_util import same_secret
-
-#: What new_id("ses") makes; anything else is no session (and is never sent to the table).
-SESSION_ID = re.compile(r"ses_[A-Za-z0-9_-]{16,64}")
+from idgate.secrets_util import SESSION_ID, same_secret
 
 
 def may_read(caller: Caller, session: Session, client_secret: str | None) -> bool:

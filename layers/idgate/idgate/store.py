@@ -1,4 +1,5 @@
-"""DynamoDB persistence: the only module that touches the tables.
+"""The sessions on DynamoDB (API keys are idgate.keystore's; the sessions table also holds the shared provider
+tokens, idgate.shared_token, and the idempotency keys, idgate.idempotency).
 
 Every status change is a conditional write whose condition is "the session is in a status that may
 move to this one", so a final status is written once and never changes, whatever order or number of
@@ -10,44 +11,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from idgate.domain import FINAL_STATUSES, Session, Status, statuses_before
+from idgate.dynamo import AttributeValues, from_dynamo, is_condition_failure, new_client, to_dynamo
 from idgate.repository import OPEN_ONLY_FIELDS
 
 PROVIDER_REF_INDEX = "by_provider_ref"
 OPEN_BY_CLIENT_INDEX = "open_by_client"
-
-
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {key: _to_dynamo(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(item) for item in value]
-    return value
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _from_dynamo(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo(item) for item in value]
-    return value
+#: The key conditions of the two index queries, with the placeholders boto3's resource made for them when the
+#: store used it (`Key(...).eq(...)`): the requests DynamoDB receives stayed the same.
+_PROVIDER_REF_CONDITION = "(#n0 = :v0 AND #n1 = :v1)"
+_OPEN_CLIENT_CONDITION = "#n0 = :v0"
 
 
 def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 # What each write of a session stores is computed here, apart from the table calls, so that the
@@ -56,7 +37,7 @@ def _is_condition_failure(exc: ClientError) -> bool:
 
 def session_item(session: Session, *, retention: timedelta) -> dict[str, Any]:
     """The item `add` writes: the session in JSON mode (floats as Decimal), `pk` and `expires_ttl`."""
-    item: dict[str, Any] = _to_dynamo(session.model_dump(mode="json", exclude_none=True))
+    item: dict[str, Any] = to_dynamo(session.model_dump(mode="json", exclude_none=True))
     item["pk"] = session.id
     item["expires_ttl"] = epoch(session.expires_at + retention)
     if not session.status.is_final:
@@ -65,7 +46,7 @@ def session_item(session: Session, *, retention: timedelta) -> dict[str, Any]:
 
 
 def session_from_item(item: Mapping[str, Any]) -> Session:
-    return Session.model_validate(_from_dynamo(dict(item)))
+    return Session.model_validate(from_dynamo(dict(item)))
 
 
 @dataclass(frozen=True)
@@ -114,50 +95,49 @@ def open_update(*, now: datetime, fields: Mapping[str, Any]) -> SessionUpdate:
 
 def _update_of(values: Mapping[str, Any], removed: list[str], *, allowed: list[Status]) -> SessionUpdate:
     return SessionUpdate(
-        values={name: _to_dynamo(value) for name, value in values.items()},
+        values={name: to_dynamo(value) for name, value in values.items()},
         removed=list(dict.fromkeys(removed)),
         allowed=allowed,
     )
 
 
-def _dynamodb() -> Any:
-    # boto3 is imported when a store is first built, not with this module (see idgate.wiring).
-    import boto3
-
-    return boto3.resource("dynamodb")
-
-
-def _key(name: str) -> Any:
-    from boto3.dynamodb.conditions import Key
-
-    return Key(name)
-
-
 class SessionStore:
-    """The sessions on DynamoDB: the `SessionRepository` of idgate.repository, which states the contract."""
+    """The sessions on DynamoDB: the `SessionRepository` of idgate.repository, which states the contract.
+    `client`: a DynamoDB client (idgate.dynamo says why not a resource), shared with the container's other
+    users of the table (idgate.wiring); by default one of its own."""
 
-    def __init__(self, table_name: str, *, retention: timedelta, dynamodb: Any = None) -> None:
-        self._table = (dynamodb or _dynamodb()).Table(table_name)
+    def __init__(self, table_name: str, *, retention: timedelta, client: Any = None) -> None:
+        self._client = client or new_client()
+        self._table = table_name
+        self._values = AttributeValues()
         self._retention = retention
 
     def add(self, session: Session) -> None:
         """Stores a new session. Its TTL already counts from its expiry, so that it is removed even if it
         never reaches a final status."""
         item = session_item(session, retention=self._retention)
-        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        self._client.put_item(
+            TableName=self._table,
+            Item=self._values.typed(item),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def get(self, session_id: str) -> Session | None:
-        item = self._table.get_item(Key={"pk": session_id}, ConsistentRead=True).get("Item")
-        return session_from_item(item) if item else None
+        answer = self._client.get_item(TableName=self._table, Key=self._key(session_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return session_from_item(self._values.plain(item)) if item else None
 
     def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:
-        answer = self._table.query(
+        answer = self._client.query(
+            TableName=self._table,
             IndexName=PROVIDER_REF_INDEX,
-            KeyConditionExpression=_key("provider").eq(provider) & _key("provider_ref").eq(provider_ref),
+            KeyConditionExpression=_PROVIDER_REF_CONDITION,
+            ExpressionAttributeNames={"#n0": "provider", "#n1": "provider_ref"},
+            ExpressionAttributeValues=self._values.typed({":v0": provider, ":v1": provider_ref}),
             Limit=1,
         )
         items = answer.get("Items", [])
-        return self.get(items[0]["pk"]) if items else None
+        return self.get(self._values.plain(items[0])["pk"]) if items else None
 
     def advance(
         self,
@@ -186,9 +166,12 @@ class SessionStore:
         return self._update(session_id, open_update(now=now, fields=fields))
 
     def count_open(self, client_id: str, *, limit: int) -> int:
-        answer = self._table.query(
+        answer = self._client.query(
+            TableName=self._table,
             IndexName=OPEN_BY_CLIENT_INDEX,
-            KeyConditionExpression=_key("open_client").eq(client_id),
+            KeyConditionExpression=_OPEN_CLIENT_CONDITION,
+            ExpressionAttributeNames={"#n0": "open_client"},
+            ExpressionAttributeValues=self._values.typed({":v0": client_id}),
             Select="COUNT",
             Limit=limit,
         )
@@ -198,75 +181,51 @@ class SessionStore:
         """Counts one PIN try atomically, before the PIN is compared, so parallel guesses cannot exceed
         the limit. The new count, or None when the session does not await a PIN or has no tries left."""
         try:
-            answer = self._table.update_item(
-                Key={"pk": session_id},
+            answer = self._update_item(
+                session_id,
                 UpdateExpression="ADD pin_attempts :one",
                 ConditionExpression=(
                     "#status = :awaiting AND (attribute_not_exists(pin_attempts) OR pin_attempts < :max)"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":one": 1,
-                    ":awaiting": Status.AWAITING_PIN.value,
-                    ":max": max_attempts,
-                },
+                values={":one": 1, ":awaiting": Status.AWAITING_PIN.value, ":max": max_attempts},
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return None
             raise
-        return int(answer["Attributes"]["pin_attempts"])
+        return int(self._values.plain(answer["Attributes"])["pin_attempts"])
 
     def claim_look(self, session_id: str, *, now: datetime, every: timedelta) -> bool:
-        try:
-            self._table.update_item(
-                Key={"pk": session_id},
-                UpdateExpression="SET looked_at = :now",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND attribute_not_exists(finalized_at)"
-                    " AND (attribute_not_exists(looked_at) OR looked_at <= :since)"
-                ),
-                ExpressionAttributeValues={":now": now.isoformat(), ":since": (now - every).isoformat()},
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            session_id,
+            UpdateExpression="SET looked_at = :now",
+            ConditionExpression=(
+                "attribute_exists(pk) AND attribute_not_exists(finalized_at)"
+                " AND (attribute_not_exists(looked_at) OR looked_at <= :since)"
+            ),
+            values={":now": now.isoformat(), ":since": (now - every).isoformat()},
+        )
 
     def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
         """Claims the right to publish a final session's event, so that two triggers cannot both publish.
         A claim whose publisher died (older than `stale_after`) may be taken over."""
-        try:
-            self._table.update_item(
-                Key={"pk": session_id},
-                UpdateExpression="SET event_claimed_at = :now",
-                ConditionExpression=(
-                    "attribute_exists(finalized_at) AND NOT event_published = :true"
-                    " AND (attribute_not_exists(event_claimed_at) OR event_claimed_at < :stale)"
-                ),
-                ExpressionAttributeValues={
-                    ":now": now.isoformat(),
-                    ":stale": (now - stale_after).isoformat(),
-                    ":true": True,
-                },
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            session_id,
+            UpdateExpression="SET event_claimed_at = :now",
+            ConditionExpression=(
+                "attribute_exists(finalized_at) AND NOT event_published = :true"
+                " AND (attribute_not_exists(event_claimed_at) OR event_claimed_at < :stale)"
+            ),
+            values={":now": now.isoformat(), ":stale": (now - stale_after).isoformat(), ":true": True},
+        )
 
     def release_event_claim(self, session_id: str) -> None:
-        self._table.update_item(Key={"pk": session_id}, UpdateExpression="REMOVE event_claimed_at")
+        self._update_item(session_id, UpdateExpression="REMOVE event_claimed_at")
 
     def mark_event_published(self, session_id: str) -> None:
-        self._table.update_item(
-            Key={"pk": session_id},
-            UpdateExpression="SET event_published = :true",
-            ExpressionAttributeValues={":true": True},
-        )
+        self._update_item(session_id, UpdateExpression="SET event_published = :true", values={":true": True})
 
     def _update(self, session_id: str, update: SessionUpdate) -> bool:
         names = {"#status": "status"}
@@ -293,60 +252,34 @@ class SessionStore:
         condition = f"attribute_exists(pk) AND #status IN ({', '.join(placeholders)})"
         if update.pin_try_limit is not None:
             condition += " AND (attribute_not_exists(pin_attempts) OR pin_attempts < :pin_limit)"
+        return self._conditional_update(
+            session_id,
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            values=expression_values,
+        )
+
+    def _key(self, session_id: str) -> dict[str, Any]:
+        return self._values.typed({"pk": session_id})
+
+    def _update_item(
+        self, session_id: str, *, values: Mapping[str, Any] | None = None, **request: Any
+    ) -> dict[str, Any]:
+        """One UpdateItem of the session, `values` being its ExpressionAttributeValues, not typed yet."""
+        if values is not None:
+            request["ExpressionAttributeValues"] = self._values.typed(values)
+        answer: dict[str, Any] = self._client.update_item(
+            TableName=self._table, Key=self._key(session_id), **request
+        )
+        return answer
+
+    def _conditional_update(self, session_id: str, **request: Any) -> bool:
+        """`_update_item`: False when its condition refused it."""
         try:
-            self._table.update_item(
-                Key={"pk": session_id},
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=expression_values,
-            )
+            self._update_item(session_id, **request)
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
-
-
-class KeyStore:
-    """API keys, stored by the SHA-256 of the key: the key itself is never stored."""
-
-    def __init__(self, table_name: str, *, dynamodb: Any = None) -> None:
-        self._table = (dynamodb or _dynamodb()).Table(table_name)
-
-    def get(self, key_hash: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key={"key_hash": key_hash}).get("Item")
-        return _from_dynamo(item) if item else None
-
-    def add(self, item: Mapping[str, Any]) -> bool:
-        try:
-            self._table.put_item(Item=dict(item), ConditionExpression="attribute_not_exists(key_hash)")
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
-
-    def revoke(self, key_hash: str, *, now: datetime) -> bool:
-        try:
-            self._table.update_item(
-                Key={"key_hash": key_hash},
-                UpdateExpression="SET revoked_at = :now",
-                ConditionExpression="attribute_exists(key_hash)",
-                ExpressionAttributeValues={":now": now.isoformat()},
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
-
-    def all(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self._table.scan(**kwargs)
-            items += [_from_dynamo(item) for item in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

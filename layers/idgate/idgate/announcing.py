@@ -1,0 +1,80 @@
+"""Announcing a final status once: the final-status event, published from the sessions table's change stream
+(functions/publisher), never from the writer's path, so that no final status can miss its event whatever
+wrote it, and a publish that fails is retried by the stream.
+
+A module of its own, on the session store and the event publisher only, so that the publisher function builds
+and imports nothing else: no provider client, no requests, no use case of the API (idgate.wiring).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from aws_lambda_powertools import Logger
+
+from idgate.domain import Session
+from idgate.repository import SessionRepository
+
+logger = Logger(service="idgate", child=True)
+
+#: Pauses between tries to publish a final-status event before leaving it to the stream's retry.
+EVENT_RETRY_PAUSES = (0.2, 0.6)
+
+#: A publisher that claimed a final event and did not finish within this time is presumed dead.
+EVENT_CLAIM_STALE_AFTER = timedelta(seconds=60)
+
+
+class Publisher(Protocol):
+    def session_finalized(self, session: Session) -> None: ...
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Announcer:
+    def __init__(
+        self,
+        sessions: SessionRepository,
+        publisher: Publisher,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._sessions = sessions
+        self._publisher = publisher
+        self._clock = clock
+        self._sleep = sleep
+
+    def publish_final(self, session_id: str) -> bool:
+        """Publishes the session's final-status event once; False when the session is not final (or
+        unknown) and there is nothing to publish. Raises when publishing fails (the stream retries)."""
+        session = self._sessions.get(session_id)
+        if session is None or not session.status.is_final:
+            return False
+        self.ensure_event(session)
+        return True
+
+    def ensure_event(self, session: Session) -> None:
+        """Publishes the final-status event unless it was published or another publisher is at it (a
+        claim taken by a conditional write). Raises when publishing fails, after a few tries, with the
+        claim released: the stream then retries the record."""
+        if session.event_published:
+            return
+        sessions = self._sessions
+        if not sessions.claim_event(session.id, now=self._clock(), stale_after=EVENT_CLAIM_STALE_AFTER):
+            return
+        for pause in (*EVENT_RETRY_PAUSES, None):
+            try:
+                self._publisher.session_finalized(session)
+                break
+            except Exception:
+                if pause is None:
+                    sessions.release_event_claim(session.id)
+                    raise
+                logger.warning("publishing the final-status event failed; retrying", session_id=session.id)
+                self._sleep(pause)
+        sessions.mark_event_published(session.id)
