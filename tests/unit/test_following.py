@@ -3,7 +3,6 @@ look records, and the last look's retries at the deadline."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +13,7 @@ from idgate import deadline
 from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.providers.base import Observation
+from tests.support.emf import provider_call_failures
 from tests.support.world import (
     CALLER,
     CadenceBoundProvider,
@@ -30,15 +30,6 @@ UNREACHABLE = ProviderUnavailable(Reason.PROVIDER_UNREACHABLE, "down")
 @pytest.fixture
 def world() -> World:
     return make_world()
-
-
-def provider_call_failures(capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str]]:
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    return [
-        (line["provider"], line["reason"])
-        for line in lines
-        if any(m["Name"] == "ProviderCallFailures" for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"])
-    ]
 
 
 @pytest.mark.parametrize(("seconds_left", "wait"), [(2, 2), (0.5, 1)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -28,6 +27,7 @@ from idgate.providers.base import Image, NewVerification, Observation, StartRequ
 from idgate.qr import qr_data_uri
 from idgate.secrets_util import sha256_hex
 from idgate.store import epoch
+from tests.support.emf import provider_call_failures
 from tests.support.memory_idempotency import InMemoryIdempotencyKeys
 from tests.support.memory_store import DEFAULT_RETENTION
 from tests.support.world import (
@@ -401,15 +401,6 @@ def test_the_open_session_limit_is_a_429():
     with pytest.raises(TooManyRequests) as raised:
         service.create_session(CALLER, {"provider": "fake"})
     assert outcome(raised.value) == ("TooManyRequests", 429, "too_many_open_sessions")
-
-
-def provider_call_failures(capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str]]:
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    return [
-        (line["provider"], line["reason"])
-        for line in lines
-        if any(m["Name"] == "ProviderCallFailures" for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"])
-    ]
 
 
 @pytest.mark.parametrize(

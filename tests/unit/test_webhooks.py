@@ -5,7 +5,6 @@ the provider says when we look with our own credentials."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from idgate.errors import (
 from idgate.providers.base import Observation
 from idgate.service import Idgate
 from idgate.webhooks import MAX_REFERENCES
+from tests.support.emf import emitted, provider_call_failures
 from tests.support.world import CALLER, FakeWebhookProvider, make_world, store_of
 
 APPROVED = Observation(Status.APPROVED, "verified")
@@ -61,12 +61,7 @@ def outcome(error: Any) -> tuple[Any, ...]:
 
 def received(capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str]]:
     """The WebhooksReceived metrics emitted: (provider, outcome) each."""
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    return [
-        (line["provider"], line["outcome"])
-        for line in lines
-        if any(m["Name"] == "WebhooksReceived" for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"])
-    ]
+    return [(line["provider"], line["outcome"]) for line in emitted(capsys, "WebhooksReceived")]
 
 
 # ---- the URL --------------------------------------------------------------------------------------------
@@ -314,13 +309,7 @@ def test_a_failed_look_does_not_stop_the_others_and_is_counted(hooked, capsys, f
     service.receive_webhook("hooked", TOKEN, {}, b"{}")
     assert provider.observed == [first.id, second.id]
     assert status_of(service, second.id) is Status.APPROVED
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    failures = [
-        (line["provider"], line["reason"])
-        for line in lines
-        if any(m["Name"] == "ProviderCallFailures" for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"])
-    ]
-    assert failures == [("hooked", failure.reason)]
+    assert provider_call_failures(capsys) == [("hooked", failure.reason)]
 
 
 def test_a_webhook_that_ended_one_session_in_error_counts_as_applied_whatever_came_after(hooked, capsys):
