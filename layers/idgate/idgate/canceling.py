@@ -6,11 +6,11 @@ from aws_lambda_powertools import Logger
 
 from idgate.api import Caller
 from idgate.domain import Reason, Result, Session, Status
-from idgate.errors import Conflict, Forbidden, ProviderRejected, ProviderUnavailable
+from idgate.errors import Conflict, ProviderRejected, ProviderUnavailable
 from idgate.finalizing import Finalizer
 from idgate.ports import Dependencies
 from idgate.providers.base import CancelableProvider
-from idgate.session_access import readable_session
+from idgate.session_access import owned_session
 
 logger = Logger(service="idgate", child=True)
 
@@ -24,9 +24,7 @@ class Canceling:
         """Ends the session `expired` (reason `canceled`), written once like any final status: a verdict
         that got there first wins, and the caller learns it by a 409. Its follow-up stops at its next look,
         which finds the session final; its event goes out as every final status's does."""
-        if not caller.is_secret_key:
-            raise Forbidden("canceling a session needs a secret key", code="secret_key_required")
-        session = readable_session(self._deps.sessions, caller, session_id, None)
+        session = owned_session(self._deps.sessions, caller, session_id, action="canceling a session")
         if session.status.is_final:
             raise Conflict("the session is already final", code="session_final")
         provider = self._deps.providers[session.provider]

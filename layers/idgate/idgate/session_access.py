@@ -1,10 +1,11 @@
-"""Who may read a session: the secret key of its client, or the holder of its client secret."""
+"""Who may read a session (the secret key of its client, or the holder of its client secret), and who may
+act on it (the secret key of its client only)."""
 
 from __future__ import annotations
 
 from idgate.api import Caller
 from idgate.domain import Session
-from idgate.errors import NotFound
+from idgate.errors import Forbidden, NotFound
 from idgate.repository import SessionRepository
 from idgate.secrets_util import SESSION_ID, same_secret
 
@@ -23,3 +24,11 @@ def readable_session(
         # The same answer for "no such session" and "not yours": ids cannot be probed.
         raise NotFound("no such session", code="session_not_found")
     return session
+
+
+def owned_session(sessions: SessionRepository, caller: Caller, session_id: str, *, action: str) -> Session:
+    """The session, for what only its client's secret key may do (`action`, e.g. "canceling a session"):
+    a publishable key is refused whatever the session; another client's key finds no such session."""
+    if not caller.is_secret_key:
+        raise Forbidden(f"{action} needs a secret key", code="secret_key_required")
+    return readable_session(sessions, caller, session_id, None)

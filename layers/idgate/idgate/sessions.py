@@ -32,7 +32,7 @@ from idgate.ports import Dependencies
 from idgate.providers.base import Image, ImageProvider, ResourceProvider, SecondFactorProvider, StartRequest
 from idgate.qr import qr_data_uri
 from idgate.secrets_util import new_id, sha256_hex
-from idgate.session_access import readable_session
+from idgate.session_access import owned_session, readable_session
 from idgate.validation import validation_failed
 from idgate.webhooks import Webhooks
 
@@ -166,9 +166,7 @@ class Sessions:
 
     def image(self, caller: Caller, session_id: str, side: str, *, redacted: bool) -> Image:
         """A document image of the session, fetched from the provider and passed through, never stored."""
-        if not caller.is_secret_key:
-            raise Forbidden("document images need a secret key", code="secret_key_required")
-        session = self.get(caller, session_id, None)
+        session = owned_session(self._deps.sessions, caller, session_id, action="reading document images")
         provider = self._deps.providers.get(session.provider)
         if side not in ("front", "back") or not isinstance(provider, ImageProvider):
             raise NotFound("no such image", code="image_not_found")
