@@ -165,21 +165,26 @@ def test_the_right_pin_whose_approval_another_try_wrote_first_is_answered_approv
     assert (answered.id, answered.status) == (session.id, Status.APPROVED)
 
 
-def test_the_right_pin_once_the_tries_are_counted_up_is_refused_not_approved(world):
-    # Five tries counted, the fifth one's decline not written yet (it runs in parallel).
+@pytest.mark.parametrize("pin", [RIGHT, WRONG])
+def test_a_try_once_the_tries_are_counted_up_completes_the_decline(world, pin: str):
+    # Five tries counted, the fifth one's decline not written yet (it runs in parallel): this try is
+    # answered as any try after the decline is, and the session is declined whoever writes it first.
     service, provider, _, clock = world
     session, client_secret = awaiting_pin(service, provider, RIGHT)
     store_of(service).update_open(session.id, now=clock.now, fields={"pin_attempts": 5})
-    for pin in (RIGHT, WRONG):
-        with pytest.raises(ValidationFailed) as raised:
-            service.submit_pin(CALLER, session.id, client_secret, pin)
-        assert outcome(raised.value) == (
-            "PinIncorrect",
-            422,
-            "pin_attempts_exceeded",
-            {"attempts_remaining": 0},
+    late = conflict(service, session, client_secret, pin)
+    assert outcome(late) == ("Conflict", 409, "session_final", {})
+    assert late.message == "the session is already declined"
+    assert final(service, session) == ("declined", "OK", ["pin_attempts_exceeded"])
+    # The fifth try's own decline then finds the verdict written and changes nothing.
+    assert (
+        service.finalizer.finalize(
+            service.deps.sessions.get(session.id),  # type: ignore[arg-type]
+            declined(session, Reason.PIN_ATTEMPTS_EXCEEDED),
         )
-    assert service.get_session(CALLER, session.id, None).status is Status.AWAITING_PIN
+        is False
+    )
+    assert final(service, session) == ("declined", "OK", ["pin_attempts_exceeded"])
 
 
 def test_a_try_that_finds_the_session_declined_meanwhile_is_told_so(world):
@@ -312,9 +317,12 @@ def test_the_user_learns_with_the_client_secret_that_the_tries_are_used_up(world
     session, client_secret = awaiting_pin(service, provider, RIGHT)
     store_of(service).update_open(session.id, now=clock.now, fields={"pin_attempts": 5})
     for pin in (WRONG, RIGHT):
-        with pytest.raises(ValidationFailed) as raised:
+        with pytest.raises(Conflict) as raised:
             service.submit_pin(BROWSER, session.id, client_secret, pin)
-        assert raised.value.code == "pin_attempts_exceeded"
+        assert (raised.value.code, raised.value.message) == (
+            "session_final",
+            "the session is already declined",
+        )
 
 
 def test_without_the_client_secret_a_publishable_key_cannot_try_a_pin(world):

@@ -102,10 +102,14 @@ class SecondFactor:
     def _too_late(
         self, caller: Caller, session_id: str, client_secret: str | None, current: Session | None = None
     ) -> Exception:
-        """Why a try could not count: the session ended meanwhile, or its tries are used up."""
-        current = current or readable_session(self._deps.sessions, caller, session_id, client_secret)
-        if current.status.is_final:
-            return Conflict(f"the session is already {current.status.value}", code="session_final")
-        return PinIncorrect(
-            "no tries left; the session is declined", code="pin_attempts_exceeded", attempts_remaining=0
-        )
+        """Why a try could not count: the session ended meanwhile, or its tries are used up.
+
+        Tries used up decline the session, whoever writes it: the try that used the last one may still be
+        on its way to the decline, and this one must not answer differently from a try that comes after
+        it. The verdict is written once, so the two writers cannot both decline it."""
+        sessions = self._deps.sessions
+        current = current or readable_session(sessions, caller, session_id, client_secret)
+        if not current.status.is_final:
+            self._finalizer.finalize(current, declined(current, Reason.PIN_ATTEMPTS_EXCEEDED))
+            current = readable_session(sessions, caller, session_id, client_secret)
+        return Conflict(f"the session is already {current.status.value}", code="session_final")
