@@ -35,6 +35,13 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def _backoff_scale(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("a factor above 0, at most 1")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> StackOptions:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -53,6 +60,17 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
     )
     parser.add_argument("--poll-interval", type=int, default=5, help="seconds between two provider checks")
     parser.add_argument("--pin-ttl", type=int, default=600, help="seconds a two-factor PIN is valid")
+    parser.add_argument(
+        "--delivery-backoff-scale",
+        type=_backoff_scale,
+        default=1.0,
+        help="multiplies the webhook retry schedule (0.01: 5 min, 30 min, 2 h... become 3 s, 18 s, 72 s...)",
+    )
+    parser.add_argument(
+        "--secure-webhook-urls",
+        action="store_true",
+        help="leave AllowInsecureWebhookUrls off: webhook endpoints must then be https to public addresses",
+    )
     parser.add_argument(
         "--lambda-concurrency",
         type=_at_least_one,
@@ -83,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         allow_unredacted_images=values.pop("allow_unredacted_images"),
         poll_interval=values.pop("poll_interval"),
         pin_ttl=values.pop("pin_ttl"),
+        delivery_backoff_scale=values.pop("delivery_backoff_scale"),
+        allow_insecure_webhook_urls=not values.pop("secure_webhook_urls"),
         lambda_concurrency=values.pop("lambda_concurrency"),
         template=values.pop("template"),
         env_vars_file=values.pop("env_vars_file"),

@@ -30,6 +30,7 @@ EMAIL_IDENTITY_TYPE = "AWS::SES::EmailIdentity"
 ROLE_TYPE = "AWS::IAM::Role"
 KMS_KEY_TYPE = "AWS::KMS::Key"
 EVENT_SOURCE_MAPPING_TYPE = "AWS::Lambda::EventSourceMapping"
+QUEUE_TYPE = "AWS::SQS::Queue"
 
 _SHORT_TAGS = (
     "Ref", "Condition", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
@@ -94,6 +95,7 @@ _NAME_PROPERTY = {
     SECRET_TYPE: "Name",
     STATE_MACHINE_TYPE: "StateMachineName",
     ROLE_TYPE: "RoleName",
+    QUEUE_TYPE: "QueueName",
 }
 _ARN = {
     FUNCTION_TYPE: "arn:aws:lambda:{region}:{account}:function:{name}",
@@ -103,6 +105,7 @@ _ARN = {
     STATE_MACHINE_TYPE: "arn:aws:states:{region}:{account}:stateMachine:{name}",
     ROLE_TYPE: "arn:aws:iam::{account}:role/{name}",
     KMS_KEY_TYPE: "arn:aws:kms:{region}:{account}:key/{name}",
+    QUEUE_TYPE: "arn:aws:sqs:{region}:{account}:{name}",
 }
 _REF_IS_ARN = (LAYER_TYPE, SECRET_TYPE, STATE_MACHINE_TYPE)
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -206,7 +209,7 @@ class Resolver:
             # Known once the table exists (it names the stream's creation time).
             known = self.refs.get(f"{logical_id}.StreamArn")
             return known or f"{self.arn(logical_id)}/stream/local"
-        if attribute == "Name":
+        if attribute == "Name" or (attribute == "QueueName" and self.resource_type(logical_id) == QUEUE_TYPE):
             return self.physical_name(logical_id)
         raise ValueError(f"no local value for {logical_id}.{attribute}")
 

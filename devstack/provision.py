@@ -43,6 +43,7 @@ class Provisioned:
     email_identities: dict[str, str] = field(default_factory=dict)
     kms_keys: dict[str, str] = field(default_factory=dict)
     streams: dict[str, str] = field(default_factory=dict)  # a table's stream ARN, by the table's id
+    queues: dict[str, str] = field(default_factory=dict)  # a queue's URL (its Ref), by its id
 
     @property
     def refs(self) -> dict[str, str]:
@@ -52,6 +53,7 @@ class Provisioned:
             **self.state_machines,
             **self.email_identities,
             **self.kms_keys,
+            **self.queues,
             **{f"{lid}.StreamArn": arn for lid, arn in self.streams.items()},
         }
 
@@ -90,9 +92,9 @@ def provision(
     resolver: Resolver | None = None,
     secret_values: Mapping[str, str] | None = None,
 ) -> Provisioned:
-    """Creates KMS keys, tables, secrets (values from `secret_values` by logical id, else the template's),
-    SES email identities (verified) and state machines, in that order: definitions may refer to the
-    others. A key is found again by its alias `alias/devstack/<logical id>`."""
+    """Creates KMS keys, tables, queues, secrets (values from `secret_values` by logical id, else the
+    template's), SES email identities (verified) and state machines, in that order: definitions may refer to
+    the others. A key is found again by its alias `alias/devstack/<logical id>`."""
     resolver = resolver or template.resolver()
     done = Provisioned()
     dynamodb = local_client("dynamodb", endpoint_url)
@@ -125,6 +127,14 @@ def provision(
         stream = dynamodb.describe_table(TableName=table.name)["Table"].get("LatestStreamArn")
         if stream:
             done.streams[lid] = stream
+
+    sqs = local_client("sqs", endpoint_url)
+    # Dead-letter queues first: a redrive policy names its queue, which must exist.
+    queues = template.queues(resolver)
+    for lid, queue in sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].attributes):
+        done.queues[lid] = sqs.create_queue(QueueName=queue.name, Attributes=dict(queue.attributes))[
+            "QueueUrl"
+        ]
 
     for lid, secret in template.secrets(resolver).items():
         value = (secret_values or {}).get(lid, secret.secret_string) or generated_secret(

@@ -33,6 +33,7 @@ from devstack.lambdas import (
 )
 from devstack.mail import MailPrinter
 from devstack.provision import Provisioned, provision
+from devstack.queues import QueuePoller
 from devstack.sam_env import write_sam_env_vars
 from devstack.sandboxes import SANDBOXES
 from devstack.sandboxes.base import Sandbox
@@ -80,6 +81,11 @@ class StackOptions:
     print_mail: bool = True
     #: Chaos: put in force once the stack is up (provisioning is never faulted); `LocalStack.faults` after.
     faults: FaultSettings = field(default_factory=FaultSettings)
+    #: Webhook endpoints may be http URLs to loopback (the template's AllowInsecureWebhookUrls), for local
+    #: receivers.
+    allow_insecure_webhook_urls: bool = True
+    #: Multiplies the webhook retry schedule (`--delivery-backoff-scale 0.01`: 5 min becomes 3 s).
+    delivery_backoff_scale: float = 1.0
     #: Where to write `sam local invoke --env-vars`'s file for this stack (devstack.sam_env); None: nowhere.
     env_vars_file: Path | None = None
 
@@ -118,6 +124,7 @@ class LocalStack:
         self._mail: MailPrinter | None = None
         self._previous_env: dict[str, str | None] = {}
         self.pollers: list[StreamPoller] = []  # the tables' change streams, delivered to their functions
+        self.queue_pollers: list[QueuePoller] = []  # the queues, delivered to their functions
         self.faults = StackFaults(sandbox.name for sandbox in SANDBOXES)
 
     def __enter__(self) -> LocalStack:
@@ -152,6 +159,7 @@ class LocalStack:
             POLL_PARAMETER: o.poll_interval,
             "ReturnUrlAllowedHosts": LOCAL_RETURN_URL_HOSTS,
             "AllowUnredactedImages": "true" if o.allow_unredacted_images else "false",
+            "AllowInsecureWebhookUrls": "true" if o.allow_insecure_webhook_urls else "false",
         }
         # Only the parameters this template has (tests run smaller templates).
         parameters = {name: value for name, value in parameters.items() if name in self.template.parameters}
@@ -164,7 +172,10 @@ class LocalStack:
 
         functions = self.template.functions(self.resolver)
         self.lambdas.functions.update(functions)
-        overrides = {"PIN_TTL_SECONDS": str(o.pin_ttl)}
+        overrides = {
+            "PIN_TTL_SECONDS": str(o.pin_ttl),
+            "WEBHOOK_BACKOFF_SCALE": str(o.delivery_backoff_scale),
+        }
         for name, sandbox in self.sandboxes.items():
             overrides[f"{name.upper()}_BASE_URL"] = provider_urls[name]
             overrides.update(
@@ -180,6 +191,9 @@ class LocalStack:
         streams = self.aws.client("dynamodbstreams")
         for source in self.template.stream_sources(self.resolver).values():
             self.pollers.append(StreamPoller(source, streams, self.lambdas.invoke).start())
+        sqs = self.aws.client("sqs")
+        for queue_source in self.template.queue_sources(self.resolver).values():
+            self.queue_pollers.append(QueuePoller(queue_source, sqs, self.lambdas.invoke).start())
 
         self.gateway = Gateway(self.template.http_api(self.resolver), self.lambdas.invoke, o.web_root)
         api.app = FaultControl(self.gateway, self.faults)
@@ -256,6 +270,9 @@ class LocalStack:
         for poller in self.pollers:
             poller.stop()
         self.pollers.clear()
+        for queue_poller in self.queue_pollers:
+            queue_poller.stop()
+        self.queue_pollers.clear()
         for server in reversed(self._servers):
             server.stop()
         self._servers.clear()

@@ -26,6 +26,7 @@ from devstack.cfn import (
     LOCAL_ACCOUNT,
     LOCAL_REGION,
     LOCAL_STACK_NAME,
+    QUEUE_TYPE,
     SECRET_TYPE,
     STATE_MACHINE_TYPE,
     TABLE_TYPE,
@@ -152,6 +153,25 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class QueueSource:
+    """An event source mapping from an SQS queue to a function (SAM's `Type: SQS` event)."""
+
+    logical_id: str
+    function: str  # logical id
+    queue_arn: str
+    batch_size: int
+    reports_item_failures: bool
+
+
+@dataclass(frozen=True)
+class Queue:
+    logical_id: str
+    name: str
+    #: Attributes as CreateQueue takes them (strings; the redrive policy as JSON, naming its queue's ARN).
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class KmsKey:
     logical_id: str
     description: str
@@ -275,6 +295,8 @@ class Template:
         for lid in r.logical_ids(EVENT_SOURCE_MAPPING_TYPE):
             props = r.resolve(r.properties(lid))
             arn = str(props.get("EventSourceArn", ""))
+            if arn.startswith("arn:aws:sqs:"):
+                continue  # queue_sources
             if ":dynamodb:" not in arn or "/stream/" not in arn:
                 raise ValueError(f"{lid}: only DynamoDB stream sources are emulated")
             result[lid] = StreamSource(
@@ -286,6 +308,43 @@ class Template:
                 batching_window_seconds=int(props.get("MaximumBatchingWindowInSeconds", 0)),
                 reports_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             )
+        return result
+
+    def queue_sources(self, resolver: Resolver | None = None) -> dict[str, QueueSource]:
+        r = resolver or self.resolver()
+        result = {}
+        for lid in r.logical_ids(EVENT_SOURCE_MAPPING_TYPE):
+            props = r.resolve(r.properties(lid))
+            arn = str(props.get("EventSourceArn", ""))
+            if arn.startswith("arn:aws:sqs:"):
+                result[lid] = QueueSource(
+                    logical_id=lid,
+                    function=r.function_for(props["FunctionName"]),
+                    queue_arn=arn,
+                    batch_size=int(props.get("BatchSize", 10)),
+                    reports_item_failures="ReportBatchItemFailures"
+                    in (props.get("FunctionResponseTypes") or []),
+                )
+        return result
+
+    def queues(self, resolver: Resolver | None = None) -> dict[str, Queue]:
+        r = resolver or self.resolver()
+        result = {}
+        for lid in r.logical_ids(QUEUE_TYPE):
+            props = r.resolve(r.properties(lid))
+            attributes = {
+                key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+                for key in (
+                    "VisibilityTimeout",
+                    "MessageRetentionPeriod",
+                    "DelaySeconds",
+                    "SqsManagedSseEnabled",
+                )
+                if key in props
+            }
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+            result[lid] = Queue(lid, r.physical_name(lid), attributes)
         return result
 
     def kms_keys(self, resolver: Resolver | None = None) -> dict[str, KmsKey]:

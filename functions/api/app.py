@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from idgate.api import PinRequest, created_view, session_view
+from idgate.hooks.contract import created_endpoint_view, delivery_view, endpoint_view
 from idgate.http_api import (
     api_base_url,
     install_error_handlers,
@@ -23,7 +24,7 @@ from idgate.logs import log_invocation
 from idgate.secrets_util import SESSION_ID
 from idgate.settings import get_settings
 from idgate.validation import validation_failed
-from idgate.wiring import default_service, freeze_long_lived
+from idgate.wiring import default_service, default_webhook_endpoints, freeze_long_lived
 
 #: What this function's code does in AWS (through the layer: idgate.store, idgate.notify, ...), by resource as
 #: template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
@@ -37,7 +38,8 @@ AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "dynamodb:DeleteItem",
     ),
     "${SessionsTable.Arn}/index/open_by_client": ("dynamodb:Query",),  # a client's open sessions, counted
-    "${EncryptionKey.Arn}": ("kms:Encrypt", "kms:Decrypt"),  # shared tokens, replayable client secrets
+    # shared tokens, replayable client secrets, webhook endpoints' signing keys
+    "${EncryptionKey.Arn}": ("kms:Encrypt", "kms:Decrypt"),
     # every provider's credentials
     (
         "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
@@ -52,6 +54,15 @@ AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-poll": (
         "states:StartExecution",
     ),
+    # webhook endpoints (register, list, remove, rotate) and their deliveries (list, replay)
+    "${WebhooksTable.Arn}": (
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    ),
+    "${WebhookDeliveryQueue.Arn}": ("sqs:SendMessage",),  # a replay's first tries
 }
 
 logger = Logger(service="idgate")
@@ -141,6 +152,45 @@ def provider_webhook(provider: str) -> Response[str]:
 @app.get("/v1/providers/<provider>/<resource>")
 def provider_resource(provider: str, resource: str) -> Response[str]:
     return json_response(200, default_service().provider_resource(request_caller(app), provider, resource))
+
+
+# ---- webhook endpoints (idgate.hooks) ----------------------------------------------------------------------
+
+
+@app.post("/v1/webhook-endpoints")
+def create_webhook_endpoint() -> Response[str]:
+    endpoint, secret = default_webhook_endpoints().create(request_caller(app), request_json(app))
+    return json_response(201, created_endpoint_view(endpoint, secret))
+
+
+@app.get("/v1/webhook-endpoints")
+def list_webhook_endpoints() -> Response[str]:
+    endpoints = default_webhook_endpoints().all(request_caller(app))
+    return json_response(200, {"endpoints": [endpoint_view(endpoint) for endpoint in endpoints]})
+
+
+@app.delete("/v1/webhook-endpoints/<endpoint_id>")
+def delete_webhook_endpoint(endpoint_id: str) -> Response[str]:
+    default_webhook_endpoints().delete(request_caller(app), endpoint_id)
+    return json_response(200, {"id": endpoint_id, "deleted": True})
+
+
+@app.post("/v1/webhook-endpoints/<endpoint_id>/rotate-secret")
+def rotate_webhook_secret(endpoint_id: str) -> Response[str]:
+    endpoint, secret = default_webhook_endpoints().rotate(request_caller(app), endpoint_id)
+    return json_response(200, created_endpoint_view(endpoint, secret))
+
+
+@app.get("/v1/webhook-endpoints/<endpoint_id>/deliveries")
+def webhook_deliveries(endpoint_id: str) -> Response[str]:
+    deliveries = default_webhook_endpoints().deliveries(request_caller(app), endpoint_id)
+    return json_response(200, {"deliveries": [delivery_view(delivery) for delivery in deliveries]})
+
+
+@app.post("/v1/webhook-endpoints/<endpoint_id>/replay")
+def replay_webhooks(endpoint_id: str) -> Response[str]:
+    replayed = default_webhook_endpoints().replay(request_caller(app), endpoint_id, request_json(app))
+    return json_response(202, {"replayed": replayed})
 
 
 # `correlation_id` on every line: API Gateway's request id, the `requestId` of the request's access log line

@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
+from werkzeug.wrappers import Response
 
 from devstack.template import load_template
-from tests.integration.conftest import Integration, act
+from tests.integration.conftest import Integration, act, eventually
+from tests.support.http_server import scripted_server
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 #: The Datakeen session id the sample webhook events name.
@@ -17,6 +20,8 @@ SAMPLE_SESSION = "662f5f9c9c18e30012c2f021"
 SAMPLE_FACEKI_RECORD = "6650a1b2c3d4e5f6a7b8c9d0"
 #: The session the sample stream event names.
 SAMPLE_FINAL = "ses_replace0with0a0final0session"
+#: A session id of the right shape that no test created.
+SAMPLE_UNSEEN = "ses_sample0final0session0for0hooks"
 
 
 def load(name: str) -> dict:
@@ -32,6 +37,8 @@ def test_there_is_a_sample_event_for_every_function():
         "KeysFunction",
         "WebhookFunction",
         "PublisherFunction",
+        "WebhookFanoutFunction",
+        "WebhookDeliveryFunction",
     }
     assert functions == covered
     assert {path.name for path in EVENTS.glob("*.json")} >= {
@@ -45,6 +52,8 @@ def test_there_is_a_sample_event_for_every_function():
         "webhook-datakeen-back-office.json",
         "webhook-faceki.json",
         "publisher-stream.json",
+        "fanout-stream.json",
+        "delivery-sqs.json",
     }
 
 
@@ -144,3 +153,37 @@ def test_the_stream_event_publishes_a_final_sessions_event_once(integration: Int
 def test_the_stream_event_as_shipped_names_no_session_and_publishes_nothing(integration: Integration):
     answer = integration.stack.lambdas.invoke("PublisherFunction", load("publisher-stream.json"))
     assert answer == {"batchItemFailures": []}
+
+
+def test_the_fanout_event_queues_a_delivery_to_the_clients_endpoint_and_the_delivery_event_sends_it(
+    integration: Integration,
+):
+    with scripted_server(lambda _request: Response("", status=200)) as receiver:
+        # Given an endpoint of the dev client's
+        made = requests.post(
+            f"{integration.api}/v1/webhook-endpoints",
+            json={"url": receiver.url},
+            headers={"Authorization": "Bearer sk_local_dev"},
+            timeout=10,
+        ).json()
+        try:
+            # When the sample stream event names a final session of that client (not one the stack saw)
+            text = (EVENTS / "fanout-stream.json").read_text()
+            text = text.replace("replace-with-a-client-id", "local-dev").replace(SAMPLE_FINAL, SAMPLE_UNSEEN)
+            answer = integration.stack.lambdas.invoke("WebhookFanoutFunction", json.loads(text))
+            assert answer == {"batchItemFailures": []}
+            # Then its delivery reaches the receiver (through the queue and the delivery function)
+            eventually(lambda: bool(receiver.requests), timeout=10)
+            body = json.loads(receiver.requests[0].body)
+            assert (body["type"], body["data"]["id"]) == ("session.finalized", SAMPLE_UNSEEN)
+            # and the sample delivery event, of an endpoint that does not exist, is dropped quietly
+            delivery = load("delivery-sqs.json")
+            assert integration.stack.lambdas.invoke("WebhookDeliveryFunction", delivery) == {
+                "batchItemFailures": []
+            }
+        finally:
+            requests.delete(
+                f"{integration.api}/v1/webhook-endpoints/{made['id']}",
+                headers={"Authorization": "Bearer sk_local_dev"},
+                timeout=10,
+            )

@@ -12,4 +12,8 @@ def reset_idgate_caches() -> None:
     wiring.default_service.cache_clear()
     wiring.default_announcer.cache_clear()
     wiring.default_key_store.cache_clear()
+    wiring.default_webhook_endpoints.cache_clear()
+    wiring.default_fanout.cache_clear()
+    wiring.default_deliverer.cache_clear()
+    wiring.hook_clients.cache_clear()
     parameters.clear_caches()

@@ -35,6 +35,7 @@ SERVICES = {
     "sesv2": "ses",
     "stepfunctions": "states",
     "events": "events",
+    "sqs": "sqs",
 }
 #: Calls that reach AWS through a library's own method name.
 LIBRARY_CALLS = {
@@ -48,6 +49,8 @@ BASIC_POLICIES = {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionR
 TRACING_POLICY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
 #: What SAM adds for a DynamoDB stream event source (reading the stream).
 STREAM_READER_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+#: What SAM adds for an SQS event source (receiving and deleting the queue's messages).
+QUEUE_READER_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 #: What Step Functions needs to deliver its logs: AWS accepts no resource but "*" for these.
 LOG_DELIVERY = {
     "logs:CreateLogDelivery",
@@ -127,17 +130,22 @@ def test_no_role_allows_a_wildcard_action_or_resource(function: str) -> None:
 
 
 @pytest.mark.parametrize("tracing", ["Disabled", "Active"])
-def test_the_only_managed_policies_are_logs_a_stream_readers_and_tracing_where_it_is_on(tracing: str) -> None:
+def test_the_only_managed_policies_are_logs_stream_and_queue_readers_and_tracing_where_it_is_on(
+    tracing: str,
+) -> None:
     # Given the template deployed with tracing off (the default) or on
     r = template().resolver(parameters={"Tracing": tracing})
     readers = {source.function for source in template().stream_sources().values()}
+    queue_readers = {source.function for source in template().queue_sources().values()}
 
     # Then each role has log writing, the stream reader's reading, and X-Ray writing only with tracing on
     for function in function_ids():
         expected = BASIC_POLICIES | ({STREAM_READER_POLICY} if function in readers else set())
+        expected |= {QUEUE_READER_POLICY} if function in queue_readers else set()
         expected |= {TRACING_POLICY} if tracing == "Active" else set()
         assert set(role_of(function, r)["ManagedPolicyArns"]) == expected, function
-    assert readers == {"PublisherFunction"}
+    assert readers == {"PublisherFunction", "WebhookFanoutFunction"}
+    assert queue_readers == {"WebhookDeliveryFunction"}
 
 
 def test_email_is_sent_from_the_sender_address_only() -> None:
@@ -341,6 +349,9 @@ def test_the_layers_aws_calls_are_found() -> None:
         "idgate.shared_token",
         "idgate.notify",
         "idgate.secrets",
+        "idgate.hooks.store",
+        "idgate.hooks.sealing",
+        "idgate.hooks.queue",
     }
     assert Call("idgate.store", "SessionStore", "dynamodb:Query", "by_provider_ref") in calls()
     assert Call("idgate.notify", "Mailer", "ses:SendEmail", None) in calls()

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from idgate.api import CreateSessionRequest, PinRequest
+from idgate.hooks.contract import CreateEndpointRequest, ReplayRequest
 from idgate.providers.base import Provider
 from idgate.providers.registry import PROVIDERS, provider_names
 from tests.support.contract import openapi
@@ -118,6 +119,20 @@ def test_a_create_session_request_is_documented_as_the_model_accepts_it(provider
 
 def test_the_pin_request_is_documented_as_the_model_accepts_it() -> None:
     assert_documented_as_modelled(schema_named("PinRequest"), PinRequest, base={"pin": "123456"})
+
+
+def test_the_webhook_endpoint_request_is_documented_as_the_model_accepts_it() -> None:
+    assert_documented_as_modelled(
+        schema_named("CreateWebhookEndpointRequest"),
+        CreateEndpointRequest,
+        base={"url": "https://a.example/"},
+    )
+
+
+def test_the_replay_request_is_documented_as_the_model_accepts_it() -> None:
+    assert_documented_as_modelled(
+        schema_named("ReplayWebhooksRequest"), ReplayRequest, base={"since": "2026-11-23T08:00:00Z"}
+    )
 
 
 class _Drifted(BaseModel):

@@ -56,6 +56,13 @@ class Settings(BaseModel):
     review_follow_hours: int = Field(default=168, ge=1, alias="REVIEW_FOLLOW_HOURS")
     #: How many open sessions one client may have at once; 0: no limit.
     max_open_sessions_per_client: int = Field(default=0, ge=0, alias="MAX_OPEN_SESSIONS_PER_CLIENT")
+    #: Signed webhooks (idgate.hooks): the table of endpoints and deliveries, the delivery queue and its
+    #: dead-letter queue; `http` to loopback allowed (the local stack only); the retry schedule's multiplier.
+    webhooks_table: str = Field(default="", alias="WEBHOOKS_TABLE")
+    webhook_queue_url: str = Field(default="", alias="WEBHOOK_QUEUE_URL")
+    webhook_dead_letter_url: str = Field(default="", alias="WEBHOOK_DEAD_LETTER_URL")
+    allow_insecure_webhook_urls: bool = Field(default=False, alias="ALLOW_INSECURE_WEBHOOK_URLS")
+    webhook_backoff_scale: float = Field(default=1.0, gt=0, le=1, alias="WEBHOOK_BACKOFF_SCALE")
     #: Powertools' own switch, which template.yaml's `Tracing` parameter sets; tracing stays off (and X-Ray is
     #: never imported) unless it is "false" (see idgate.tracing).
     trace_disabled: bool = Field(default=True, alias="POWERTOOLS_TRACE_DISABLED")

@@ -24,6 +24,9 @@ from idgate.tracing import start_tracing
 if TYPE_CHECKING:
     from idgate.announcing import Announcer
     from idgate.aws_clients import AwsClients
+    from idgate.hooks.delivery import Deliverer
+    from idgate.hooks.endpoints import WebhookEndpoints
+    from idgate.hooks.fanout import Fanout
     from idgate.keystore import KeyStore
     from idgate.providers.registry import SharedTokens
     from idgate.service import Idgate
@@ -155,3 +158,93 @@ def default_key_store() -> KeyStore:
     keys = KeyStore(settings.keys_table)
     freeze_long_lived()
     return keys
+
+
+# ---- signed webhooks (idgate.hooks): the API's endpoint routes, the fan-out, the deliveries ----------------
+
+
+@lru_cache(maxsize=1)
+def hook_clients() -> AwsClients:
+    """The container's AWS clients for the webhooks (the API's session dependencies have their own)."""
+    from idgate.aws_clients import AwsClients
+
+    return AwsClients()
+
+
+def build_webhook_endpoints(settings: Settings, clients: AwsClients) -> WebhookEndpoints:
+    from idgate.hooks.endpoints import WebhookEndpoints
+    from idgate.hooks.queue import DeliveryQueue
+    from idgate.hooks.sealing import KmsSealer
+    from idgate.hooks.store import HookStore
+
+    return WebhookEndpoints(
+        store=HookStore(
+            settings.webhooks_table,
+            retention=timedelta(days=settings.retention_days),
+            client=clients("dynamodb"),
+        ),
+        sealer=KmsSealer(settings.encryption_key_id, client=clients),
+        queue=DeliveryQueue(settings.webhook_queue_url, settings.webhook_dead_letter_url, client=clients),
+        allow_insecure_urls=settings.allow_insecure_webhook_urls,
+    )
+
+
+@lru_cache(maxsize=1)
+def default_webhook_endpoints() -> WebhookEndpoints:
+    settings = get_settings()
+    start_tracing(settings.tracing)
+    endpoints = build_webhook_endpoints(settings, hook_clients())
+    freeze_long_lived()
+    return endpoints
+
+
+def build_fanout(settings: Settings, clients: AwsClients) -> Fanout:
+    from idgate.hooks.fanout import Fanout
+    from idgate.hooks.queue import DeliveryQueue
+    from idgate.hooks.store import HookStore
+
+    return Fanout(
+        HookStore(
+            settings.webhooks_table,
+            retention=timedelta(days=settings.retention_days),
+            client=clients("dynamodb"),
+        ),
+        DeliveryQueue(settings.webhook_queue_url, settings.webhook_dead_letter_url, client=clients),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_fanout() -> Fanout:
+    settings = get_settings()
+    start_tracing(settings.tracing)
+    fanout = build_fanout(settings, hook_clients())
+    freeze_long_lived()
+    return fanout
+
+
+def build_deliverer(settings: Settings, clients: AwsClients) -> Deliverer:
+    from idgate.hooks.delivery import Deliverer
+    from idgate.hooks.queue import DeliveryQueue
+    from idgate.hooks.sealing import KmsSealer
+    from idgate.hooks.store import HookStore
+
+    return Deliverer(
+        store=HookStore(
+            settings.webhooks_table,
+            retention=timedelta(days=settings.retention_days),
+            client=clients("dynamodb"),
+        ),
+        unsealer=KmsSealer(settings.encryption_key_id, client=clients),
+        queue=DeliveryQueue(settings.webhook_queue_url, settings.webhook_dead_letter_url, client=clients),
+        allow_insecure_urls=settings.allow_insecure_webhook_urls,
+        backoff_scale=settings.webhook_backoff_scale,
+    )
+
+
+@lru_cache(maxsize=1)
+def default_deliverer() -> Deliverer:
+    settings = get_settings()
+    start_tracing(settings.tracing)
+    deliverer = build_deliverer(settings, hook_clients())
+    freeze_long_lived()
+    return deliverer

@@ -128,9 +128,12 @@ def test_lambda_records_carry_binary_sets_and_nested_binaries_as_base64():
     assert shaped["dynamodb"]["NewImage"] == {"s": {"BS": ["YQ=="]}, "m": {"M": {"b": {"B": "Yw=="}}}}
 
 
-def test_the_template_maps_the_sessions_stream_to_the_publisher():
+def test_the_template_maps_the_sessions_stream_to_the_publisher_and_the_webhook_fan_out():
     template = load_template(DEFAULT_TEMPLATE)
-    (source,) = template.stream_sources().values()
-    assert source.function == "PublisherFunction"
-    assert source.stream_arn.startswith("arn:aws:dynamodb:us-east-1:123456789012:table/SessionsTable/stream/")
-    assert (source.starting_position, source.reports_item_failures) == ("TRIM_HORIZON", True)
+    sources = template.stream_sources().values()
+    assert sorted(source.function for source in sources) == ["PublisherFunction", "WebhookFanoutFunction"]
+    for source in sources:
+        assert source.stream_arn.startswith(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/SessionsTable/stream/"
+        )
+        assert (source.starting_position, source.reports_item_failures) == ("TRIM_HORIZON", True)

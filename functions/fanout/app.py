@@ -1,0 +1,57 @@
+"""Fans each session event out to the client's webhook endpoints, from the sessions table's change stream (the
+same outbox as the final-status EventBridge event: functions/publisher).
+
+A record of a session in a status that is an event (final, or a non-final change) becomes one delivery per
+subscribed endpoint, its first try queued (idgate.hooks.fanout). A record whose fan-out fails is reported as a
+batch item failure and retried with the records after it in its shard: no event is missed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from idgate.logs import log_invocation
+from idgate.secrets_util import SESSION_ID
+from idgate.wiring import default_fanout, freeze_long_lived
+
+#: What this function's code does in AWS (through the layer: idgate.hooks.store, idgate.hooks.queue), by
+#: resource
+#: as template.yaml writes its ARN. Its role allows exactly this: tests/unit/test_least_privilege.py holds
+#: template.yaml to it, and it to the calls the layer makes.
+AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # the client's endpoints, its deliveries (stored once, marked queued), the events fanned out
+    "${WebhooksTable.Arn}": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+    "${WebhookDeliveryQueue.Arn}": ("sqs:SendMessage",),  # each delivery's first try
+}
+
+logger = Logger(service="idgate")
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def fan_out(record: DynamoDBRecord) -> None:
+    image = record.dynamodb.new_image if record.dynamodb else None
+    session_id = image.get("pk") if image else None
+    # Sessions only (the table holds other items too); a final session's records after its event went out
+    # (`event_published`) come after the record that finalized it, which was fanned out.
+    if not image or not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        return
+    if image.get("event_published") is True:
+        return
+    from idgate.store import session_from_item  # with the fan-out's dependencies, not at cold start
+
+    logger.thread_safe_append_keys(session_id=session_id)
+    default_fanout().session_changed(session_from_item(image))
+
+
+@log_invocation(logger)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=fan_out, processor=processor, context=context)
+
+
+# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+freeze_long_lived()
