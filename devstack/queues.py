@@ -110,8 +110,11 @@ class QueuePoller:
             result = self._invoke(self.source.function, event)
             failed = failed_ids(result, batch) if self.source.reports_item_failures else set()
         except Exception as exc:
-            log.warning("%s failed on a queue batch (%s); SQS offers it again", self.source.function,
-                        type(exc).__name__)  # fmt: skip
+            log.warning(
+                "%s failed on a queue batch (%s); SQS offers it again",
+                self.source.function,
+                type(exc).__name__,
+            )
             failed = {message["MessageId"] for message in batch}
         done = [m for m in batch if m["MessageId"] not in failed]
         if done:

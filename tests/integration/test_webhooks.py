@@ -137,8 +137,10 @@ def test_a_receiver_that_was_down_gets_every_finalized_session_once_it_is_back(
         bodies = bodies_of(receiver, endpoint["secret"])  # every try verifies
         assert {b["data"]["id"] for b in bodies} >= set(sessions)
         time.sleep(2)  # nothing more comes for them
-        ids_by_session = {s: {r.headers["webhook-id"] for r in receiver.requests
-                              if json.loads(r.body)["data"]["id"] == s} for s in sessions}  # fmt: skip
+        ids_by_session = {
+            s: {r.headers["webhook-id"] for r in receiver.requests if json.loads(r.body)["data"]["id"] == s}
+            for s in sessions
+        }
         assert all(len(ids) == 1 for ids in ids_by_session.values())  # the same webhook-id on every try
         deliveries = {d["session_id"]: d for d in endpoints.deliveries(endpoint["id"])}
         tries = Counter(json.loads(r.body)["data"]["id"] for r in receiver.requests)

@@ -96,8 +96,17 @@ def hooks_on_moto() -> Iterator[Hooks]:
         endpoints = WebhookEndpoints(
             store=store, sealer=KmsSealer(key, client=clients), queue=queue, clock=clock
         )
-        yield Hooks(store, queue, endpoints, Fanout(store, queue, clock=clock), clock, clients, url, dead,
-                    names["WebhooksTable"])  # fmt: skip
+        yield Hooks(
+            store,
+            queue,
+            endpoints,
+            Fanout(store, queue, clock=clock),
+            clock,
+            clients,
+            url,
+            dead,
+            names["WebhooksTable"],
+        )
 
 
 def boto3_region_env(monkeypatch: Any) -> None:

@@ -238,8 +238,15 @@ def test_the_sqs_queue_delays_a_try_until_it_is_due_at_most_15_minutes(hooks: Ho
     # Given the SQS adapter on moto's queues
     queue = DeliveryQueue(hooks.queue_url, hooks.dead_letter_url, client=hooks.clients)
     now = hooks.clock()
-    attempt = Attempt(client_id="shop", endpoint_id="we_x", event_id="evt_x", occurred_at=now, series=1,
-                      attempt=2, not_before=now)  # fmt: skip
+    attempt = Attempt(
+        client_id="shop",
+        endpoint_id="we_x",
+        event_id="evt_x",
+        occurred_at=now,
+        series=1,
+        attempt=2,
+        not_before=now,
+    )
     sqs = hooks.clients("sqs")
     # When a try due now, one due in 5 h, and a dead letter are sent
     queue.send(attempt, now=now)
@@ -253,3 +260,25 @@ def test_the_sqs_queue_delays_a_try_until_it_is_due_at_most_15_minutes(hooks: Ho
     assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
     [dead] = sqs.receive_message(QueueUrl=hooks.dead_letter_url)["Messages"]
     assert Attempt.model_validate_json(dead["Body"]) == attempt
+
+
+def test_a_try_whose_invocation_died_is_taken_again_once_stale_and_not_before(hooks: Hooks):
+    # Given a try taken by an invocation that died before recording it (SQS offers its message again)
+    hooks.endpoints.create(SHOP, {"url": URL})
+    hooks.fanout.session_changed(session(hooks))
+    [(message, _)] = hooks.messages()
+    delivery = hooks.store.delivery(message.endpoint_id, message.occurred_at, message.event_id)
+    assert delivery is not None
+    assert hooks.store.claim_attempt(
+        delivery, series=1, attempt=1, now=hooks.clock(), stale_after=timedelta(seconds=60)
+    )
+    receiver = Receiver()
+    deliverer = hooks.deliverer(post=receiver, resolve=resolve)
+    # Then a copy that comes at once finds it taken, and one after a minute runs it
+    assert deliverer.handle(message) == "taken"
+    hooks.clock.advance(61)
+    assert deliverer.handle(message) == "succeeded"
+    # and once recorded, no copy runs it again
+    hooks.clock.advance(120)
+    assert deliverer.handle(message) == "stale"
+    assert len(receiver.sent) == 1

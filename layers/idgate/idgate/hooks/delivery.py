@@ -33,6 +33,9 @@ logger = Logger(service="idgate", child=True)
 
 #: A message this early or less is taken as due (SQS's delays are whole seconds).
 EARLY_TOLERANCE = timedelta(seconds=1)
+#: A try taken this long ago and never recorded was lost with its invocation (the queue's visibility timeout
+#: is 120 s, the function's timeout 20 s): a copy of its message may take it again.
+CLAIM_STALE_AFTER = timedelta(seconds=60)
 
 Post = Callable[[urls.Target, Mapping[str, str], bytes], transport.Outcome]
 ResolveTarget = Callable[[str], urls.Target]
@@ -81,7 +84,10 @@ class Deliverer:
             or delivery.status is not DeliveryStatus.PENDING
         ):
             return "stale"
-        if not self.store.claim_attempt(delivery, series=attempt.series, attempt=attempt.attempt):
+        taken = self.store.claim_attempt(
+            delivery, series=attempt.series, attempt=attempt.attempt, now=now, stale_after=CLAIM_STALE_AFTER
+        )
+        if not taken:
             return "taken"
         endpoint = self.store.endpoint(attempt.client_id, attempt.endpoint_id)
         if endpoint is None:
@@ -119,20 +125,24 @@ class Deliverer:
         if attempt.attempt < len(RETRY_SCHEDULE_SECONDS):
             pause = timedelta(seconds=RETRY_SCHEDULE_SECONDS[attempt.attempt] * self.backoff_scale)
             following = attempt.model_copy(update={"attempt": attempt.attempt + 1, "not_before": now + pause})
+            # Queued first: should recording fail, this message comes back and its try runs again.
+            self.queue.send(following, now=now)
             self._record(
                 delivery, attempt, status=DeliveryStatus.PENDING, outcome=outcome, next_try_at=now + pause
             )
-            self.queue.send(following, now=now)
             if endpoint.failing_since is None:
                 self.store.set_health(endpoint.client_id, endpoint.id, endpoint.status, failing_since)
             return "retrying"
-        self._record(delivery, attempt, status=DeliveryStatus.FAILED, outcome=outcome)
         self.queue.dead_letter(attempt)
+        self._record(delivery, attempt, status=DeliveryStatus.FAILED, outcome=outcome)
         health = EndpointStatus.DISABLED if now - failing_since >= DISABLE_AFTER else EndpointStatus.FAILING
         self.store.set_health(endpoint.client_id, endpoint.id, health, failing_since)
-        logger.warning("webhook delivery failed every try", endpoint_id=endpoint.id,
-        event_id=delivery.event_id,
-                       endpoint_status=health.value)  # fmt: skip
+        logger.warning(
+            "webhook delivery failed every try",
+            endpoint_id=endpoint.id,
+            event_id=delivery.event_id,
+            endpoint_status=health.value,
+        )
         return "dead_lettered"
 
     def _record(
@@ -149,6 +159,7 @@ class Deliverer:
             "status": status.value,
             "next_try_at": next_try_at.isoformat() if next_try_at else None,
             "last_error": (outcome.error if outcome else None) or error,
+            "done_attempts": attempt.attempt,
         }
         if outcome is not None:
             fields["last_status_code"] = outcome.status_code

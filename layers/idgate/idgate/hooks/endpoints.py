@@ -108,10 +108,17 @@ class WebhookEndpoints:
             if series is None:
                 continue
             self.queue.send(
-                Attempt(client_id=endpoint.client_id, endpoint_id=endpoint.id, event_id=delivery.event_id,
-                        occurred_at=delivery.occurred_at, series=series, attempt=1, not_before=now),
+                Attempt(
+                    client_id=endpoint.client_id,
+                    endpoint_id=endpoint.id,
+                    event_id=delivery.event_id,
+                    occurred_at=delivery.occurred_at,
+                    series=series,
+                    attempt=1,
+                    not_before=now,
+                ),
                 now=now,
-            )  # fmt: skip
+            )
             replayed += 1
         return replayed
 

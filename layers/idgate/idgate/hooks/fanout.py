@@ -58,19 +58,33 @@ class Fanout:
             if event_type not in endpoint.events or endpoint.status is EndpointStatus.DISABLED:
                 continue
             now = self._clock()
-            delivery = Delivery(endpoint_id=endpoint.id, event_id=identifier, type=event_type,
-                                session_id=session.id, occurred_at=occurred_at, payload=body, created_at=now,
-                                next_try_at=now)  # fmt: skip
+            delivery = Delivery(
+                endpoint_id=endpoint.id,
+                event_id=identifier,
+                type=event_type,
+                session_id=session.id,
+                occurred_at=occurred_at,
+                payload=body,
+                created_at=now,
+                next_try_at=now,
+            )
             if not self._store.add_delivery(delivery):
                 found = self._store.delivery(endpoint.id, occurred_at, identifier)
                 if found is None or found.enqueued:
                     continue  # queued by an earlier look at this event
                 delivery = found  # stored, then its queuing failed: queue it now
             self._queue.send(
-                Attempt(client_id=endpoint.client_id, endpoint_id=endpoint.id, event_id=identifier,
-                        occurred_at=occurred_at, series=delivery.series, attempt=1, not_before=now),
+                Attempt(
+                    client_id=endpoint.client_id,
+                    endpoint_id=endpoint.id,
+                    event_id=identifier,
+                    occurred_at=occurred_at,
+                    series=delivery.series,
+                    attempt=1,
+                    not_before=now,
+                ),
                 now=now,
-            )  # fmt: skip
+            )
             self._store.mark_enqueued(delivery)
             queued += 1
         self._store.mark_fanned_out(identifier, occurred_at)

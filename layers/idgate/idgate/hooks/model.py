@@ -100,6 +100,10 @@ class Delivery(BaseModel):
     last_error: str | None = None
     next_try_at: datetime | None = None
     enqueued: bool = False
+    #: When the current try was taken, and the last try whose outcome was recorded (a try taken and never
+    #: recorded may be taken again once stale: idgate.hooks.delivery).
+    claimed_at: datetime | None = None
+    done_attempts: int = 0
 
 
 class Attempt(BaseModel):

@@ -160,13 +160,27 @@ class HookStore:
     def mark_enqueued(self, delivery: Delivery) -> None:
         self._update(self._key_of(delivery), "SET enqueued = :true", {":true": True}, condition=_EXISTS)
 
-    def claim_attempt(self, delivery: Delivery, *, series: int, attempt: int) -> bool:
-        """Takes try `attempt` of `series`: once, however many copies of its message arrive."""
+    def claim_attempt(
+        self, delivery: Delivery, *, series: int, attempt: int, now: datetime, stale_after: timedelta
+    ) -> bool:
+        """Takes try `attempt` of `series`: once, however many copies of its message arrive; again only when
+        the try was taken `stale_after` ago and never recorded (its invocation died; SQS offers it again)."""
         return self._update(
             self._key_of(delivery),
-            "SET attempts = :attempt",
-            {":attempt": attempt, ":before": attempt - 1, ":series": series, ":pending": "pending"},
-            condition="attempts = :before AND series = :series AND #status = :pending",
+            "SET attempts = :attempt, claimed_at = :now",
+            {
+                ":attempt": attempt,
+                ":before": attempt - 1,
+                ":series": series,
+                ":pending": "pending",
+                ":now": _time(now),
+                ":stale": _time(now - stale_after),
+            },
+            condition=(
+                "series = :series AND #status = :pending AND (attempts = :before OR (attempts = :attempt"
+                " AND (attribute_not_exists(done_attempts) OR done_attempts < :attempt)"
+                " AND claimed_at < :stale))"
+            ),
             status_name=True,
         )
 
@@ -195,11 +209,16 @@ class HookStore:
         ok = self._update(
             self._key_of(delivery),
             "SET series = :new, attempts = :zero, #status = :pending, next_try_at = :next",
-            {":new": answer_series, ":old": delivery.series, ":zero": 0, ":pending": "pending",
-             ":next": _time(next_try_at)},
+            {
+                ":new": answer_series,
+                ":old": delivery.series,
+                ":zero": 0,
+                ":pending": "pending",
+                ":next": _time(next_try_at),
+            },
             condition="series = :old",
             status_name=True,
-        )  # fmt: skip
+        )
         return answer_series if ok else None
 
     # ---- events --------------------------------------------------------------------------------------------
@@ -211,8 +230,10 @@ class HookStore:
         return "Item" in answer
 
     def mark_fanned_out(self, event_id: str, occurred_at: datetime) -> None:
-        item = {**self._plain_key(self._event_key(event_id)),
-                "expires_ttl": int((occurred_at + self._retention).timestamp())}  # fmt: skip
+        item = {
+            **self._plain_key(self._event_key(event_id)),
+            "expires_ttl": int((occurred_at + self._retention).timestamp()),
+        }
         self._client.put_item(TableName=self._table, Item=self._values.typed(item))
 
     # ---- keys and writes -----------------------------------------------------------------------------------
