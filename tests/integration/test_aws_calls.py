@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 import requests
 from botocore.client import BaseClient
+from werkzeug.wrappers import Response
 
 from devstack.lambdas import Environments
 from tests.integration.conftest import Integration, act
+from tests.support.http_server import ScriptedServer, scripted_server
 from tests.support.permissions import declared, function_ids
 
 #: The function whose handler is running in this context.
@@ -71,7 +73,16 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-def test_every_call_a_function_makes_is_one_its_role_allows(integration: Integration, recorder: Recorder):
+@pytest.fixture
+def receiver() -> Iterator[ScriptedServer]:
+    """A webhook endpoint that fails once, then acknowledges: a retry, and the signing keys read."""
+    with scripted_server(lambda _r: Response("", status=500), lambda _r: Response("", status=204)) as server:
+        yield server
+
+
+def test_every_call_a_function_makes_is_one_its_role_allows(
+    integration: Integration, recorder: Recorder, receiver: ScriptedServer
+):
     # Given keys administered by the keys function, checked by the authorizer
     keys = integration.stack.lambdas
     key = keys.invoke("KeysFunction", {"action": "create", "kind": "secret", "client_id": "calls"})["key"]
@@ -84,6 +95,12 @@ def test_every_call_a_function_makes_is_one_its_role_allows(integration: Integra
 
     def post(path: str, body: dict[str, Any], **headers: str) -> requests.Response:
         return requests.post(f"{api}{path}", json=body, headers={**auth, **headers}, timeout=30)
+
+    # And a webhook endpoint of that client, registered, listed, rotated (deliveries come below)
+    endpoint = post("/v1/webhook-endpoints", {"url": receiver.url}).json()
+    hooks = f"{api}/v1/webhook-endpoints"
+    assert requests.get(hooks, headers=auth, timeout=30).status_code == 200
+    assert post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", {}).status_code == 200
 
     def wait_for(session_id: str, status: str) -> None:
         deadline = time.monotonic() + 20
@@ -113,6 +130,16 @@ def test_every_call_a_function_makes_is_one_its_role_allows(integration: Integra
         wait_for(session["id"], "approved")
         integration.final_events(session["id"], settle=1.5)  # the publisher has run
 
+    # And the deliveries are acknowledged (after a retry), listed, replayed, and the endpoint removed
+    deadline = time.monotonic() + 20
+    while not any(r.headers.get("webhook-id") for r in receiver.requests[1:]):
+        assert time.monotonic() < deadline, "no delivery was retried"
+        time.sleep(0.2)
+    assert requests.get(f"{hooks}/{endpoint['id']}/deliveries", headers=auth, timeout=30).status_code == 200
+    since = {"since": "2020-01-01T00:00:00Z"}
+    assert post(f"/v1/webhook-endpoints/{endpoint['id']}/replay", since).status_code == 202
+    assert requests.delete(f"{hooks}/{endpoint['id']}", headers=auth, timeout=30).status_code == 200
+
     # Then each function made only calls its role allows, on the tables and indexes it names
     tables = {name: logical_id for logical_id, name in integration.stack.provisioned.tables.items()}
     made: dict[str, set[tuple[str, str | None]]] = {}
@@ -136,3 +163,7 @@ def test_every_call_a_function_makes_is_one_its_role_allows(integration: Integra
     assert ("kms:Decrypt", None) in made["ApiFunction"]
     assert ("dynamodb:Query", "${SessionsTable.Arn}/index/by_provider_ref") in made["WebhookFunction"]
     assert ("events:PutEvents", None) in made["PublisherFunction"]
+    assert ("sqs:SendMessage", None) in made["WebhookFanoutFunction"]
+    assert ("sqs:SendMessage", None) in made["WebhookDeliveryFunction"]  # the retry
+    assert ("kms:Decrypt", None) in made["WebhookDeliveryFunction"]
+    assert ("dynamodb:DeleteItem", "${WebhooksTable.Arn}") in made["ApiFunction"]
