@@ -245,3 +245,46 @@ def test_demo_page_runs_a_faceki_review_to_the_reviewers_approval(
     session = api.get(page.locator("#session-id").inner_text()).json()
     assert session["result"]["provider_status"] == "ACCEPTED"
     assert not problems, problems
+
+
+def test_demo_page_registers_the_local_receiver_and_shows_verified_deliveries_and_retries(
+    page: Page, stack: RunningStack
+) -> None:
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.goto(stack.web)
+
+    # 3. The webhooks card: the page asks the local receiver to register (the receiver holds the secret).
+    card = page.locator("#webhooks")
+    expect(card).to_be_visible()
+    page.locator("#hooks-register").click()
+    expect(page.locator("#hooks-registered")).to_be_visible()
+    expect(page.locator("#hooks-endpoint")).to_have_text(re.compile(r"^we_"))
+
+    # A verification from the page ends approved: its delivery shows, its signature verified.
+    page.locator("#provider").select_option("jekimo")
+    page.locator("#start").click()
+    link = page.locator("#verification-link")
+    expect(link).to_be_visible()
+    session_id = page.locator("#session-id").inner_text()
+    verification_url = link.get_attribute("href")
+    assert verification_url is not None
+    act_as_user(verification_url, {"outcome": "approved"})
+    finalized = page.locator(
+        f"#hooks-deliveries tr[data-session='{session_id}'][data-type='session.finalized']"
+    )
+    expect(finalized.first).to_have_attribute("data-verified", "true", timeout=STATUS_TIMEOUT_MS)
+    expect(finalized.first).to_have_attribute("data-answered", "204")
+
+    # Told to fail, the receiver answers 503, and once it answers again the retry is acknowledged.
+    page.locator("#hooks-failing").check()
+    page.locator("#start").click()
+    expect(page.locator("#session-id")).not_to_have_text(session_id)
+    second = page.locator("#session-id").inner_text()
+    act_as_user(str(page.locator("#verification-link").get_attribute("href")), {"outcome": "declined"})
+    rows = page.locator(f"#hooks-deliveries tr[data-session='{second}'][data-type='session.finalized']")
+    expect(rows.and_(page.locator("[data-answered='503']")).first).to_be_attached(timeout=STATUS_TIMEOUT_MS)
+    page.locator("#hooks-failing").uncheck()
+    acknowledged = rows.and_(page.locator("[data-answered='204']"))
+    expect(acknowledged.first).to_have_attribute("data-verified", "true", timeout=30_000)
+    assert not problems, problems
