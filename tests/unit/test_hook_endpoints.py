@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from idgate.errors import Forbidden, NotFound, ValidationFailed
-from idgate.hooks.model import EventType
+from idgate.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from idgate.hooks.model import EndpointStatus, EventType
 from idgate.hooks.signing import key_of
 from tests.support.hooks import OTHER_SHOP, SHOP, SHOP_PUBLISHABLE, Hooks, boto3_region_env, hooks_on_moto
 
@@ -130,3 +130,21 @@ def test_a_replay_needs_an_iso_time_with_its_offset(hooks: Hooks):
         with pytest.raises(ValidationFailed):
             hooks.endpoints.replay(SHOP, endpoint.id, body)
     assert hooks.endpoints.replay(SHOP, endpoint.id, {"since": "2026-11-23T08:00:00+01:00"}) == 0
+
+
+def test_a_client_has_at_most_20_endpoints(hooks: Hooks):
+    for n in range(20):
+        hooks.endpoints.create(SHOP, {"url": f"{URL}/{n}"})
+    with pytest.raises(Conflict) as refused:
+        hooks.endpoints.create(SHOP, {"url": URL})
+    assert refused.value.code == "webhook_endpoint_limit_reached"
+    hooks.endpoints.create(OTHER_SHOP, {"url": URL})  # another client's count is its own
+
+
+def test_a_replay_enables_a_disabled_endpoint_again(hooks: Hooks):
+    endpoint, _ = hooks.endpoints.create(SHOP, {"url": URL})
+    hooks.store.set_health("shop", endpoint.id, EndpointStatus.DISABLED, hooks.clock())
+    hooks.endpoints.replay(SHOP, endpoint.id, {"since": "2026-01-01T00:00:00Z"})
+    stored = hooks.store.endpoint("shop", endpoint.id)
+    assert stored is not None
+    assert (stored.status, stored.failing_since) == (EndpointStatus.ENABLED, None)

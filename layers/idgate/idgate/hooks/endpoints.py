@@ -11,9 +11,17 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from idgate.api import Caller
-from idgate.errors import Forbidden, NotFound, ValidationFailed
+from idgate.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from idgate.hooks.contract import CreateEndpointRequest, ReplayRequest
-from idgate.hooks.model import ENDPOINT_ID, ROTATION_OVERLAP, Attempt, Delivery, Endpoint, SealedSecret
+from idgate.hooks.model import (
+    ENDPOINT_ID,
+    ROTATION_OVERLAP,
+    Attempt,
+    Delivery,
+    Endpoint,
+    EndpointStatus,
+    SealedSecret,
+)
 from idgate.hooks.signing import new_key, secret_of
 from idgate.hooks.store import HookStore
 from idgate.hooks.urls import UrlRefused, check_url
@@ -22,6 +30,8 @@ from idgate.validation import validation_failed
 
 #: A replay re-sends at most this many deliveries (the latest ones since the time asked).
 MAX_REPLAY = 500
+#: Each event of a client is fanned out to each of its endpoints: a client has at most this many.
+MAX_ENDPOINTS_PER_CLIENT = 20
 
 
 class Sealer(Protocol):
@@ -54,6 +64,11 @@ class WebhookEndpoints:
             url = check_url(request.url, allow_insecure=self.allow_insecure_urls)
         except UrlRefused as exc:
             raise ValidationFailed(str(exc), code=exc.code) from exc
+        if len(self.store.endpoints(client_id)) >= MAX_ENDPOINTS_PER_CLIENT:
+            raise Conflict(
+                f"a client has at most {MAX_ENDPOINTS_PER_CLIENT} webhook endpoints",
+                code="webhook_endpoint_limit_reached",
+            )
         endpoint_id = new_id("we", 18)
         key = new_key()
         endpoint = Endpoint(
@@ -95,13 +110,16 @@ class WebhookEndpoints:
 
     def replay(self, caller: Caller, endpoint_id: str, body: Mapping[str, Any]) -> int:
         """Starts a new series of tries for each of the endpoint's deliveries of events since `since` (the
-        same         `webhook-id`s); the count of deliveries replayed."""
+        same `webhook-id`s); the count of deliveries replayed. A disabled endpoint is enabled again: a replay
+        is its owner saying it is back (it is disabled again after 5 more days of failures)."""
         endpoint = self._owned(caller, endpoint_id)
         try:
             since = ReplayRequest.model_validate(body).since
         except ValidationError as exc:
             raise validation_failed(exc) from exc
         now = self.clock()
+        if endpoint.status is EndpointStatus.DISABLED:
+            self.store.set_health(endpoint.client_id, endpoint.id, EndpointStatus.ENABLED, None)
         replayed = 0
         for delivery in self.store.deliveries(endpoint.id, since=since.astimezone(UTC), limit=MAX_REPLAY):
             series = self.store.restart(delivery, next_try_at=now)
