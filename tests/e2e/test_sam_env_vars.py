@@ -35,7 +35,8 @@ SAMPLE_FACEKI_RECORD = "6650a1b2c3d4e5f6a7b8c9d0"
 RESULT = "handler returned "
 CODE_URI = {
     "ApiFunction": "api", "AuthorizerFunction": "authorizer", "KeysFunction": "keys", "PollFunction": "poll",
-    "PublisherFunction": "publisher", "WebhookFunction": "webhook",
+    "PublisherFunction": "publisher", "WebhookFunction": "webhook", "WebhookFanoutFunction": "fanout",
+    "WebhookDeliveryFunction": "delivery",
 }  # fmt: skip
 
 #: What Lambda's Python runtime does with a handler, but for the container: its module on the path, a context.
@@ -258,3 +259,22 @@ def test_the_publisher_sample_reads_a_final_session_of_the_stack_and_announces_i
     # Then it read the session (a table it could not read would fail the record) and saw it announced
     assert invoked.result == {"batchItemFailures": []}
     assert events_of(final_events, created["id"], wait=2) == 0
+
+
+def test_the_fanout_and_delivery_samples_reach_the_stacks_webhooks_table_and_queue(
+    env_vars: dict[str, dict[str, str]],
+):
+    # When the fan-out gets the sample's final session (one the stack never saw) of a client with no endpoint
+    fanned = invoke(
+        env_vars,
+        "WebhookFanoutFunction",
+        sample(
+            "fanout-stream.json",
+            **{SAMPLE_FINAL: "ses_sample0for0the0env0vars0file", "replace-with-a-client-id": "env-vars"},
+        ),
+    )
+    # Then it read the stack's webhooks table (a table it could not reach would fail the record)
+    assert fanned.result == {"batchItemFailures": []}
+    # And the delivery function reads it too: the sample's endpoint does not exist, so the try is dropped
+    delivered = invoke(env_vars, "WebhookDeliveryFunction", sample("delivery-sqs.json"))
+    assert delivered.result == {"batchItemFailures": []}
