@@ -60,6 +60,8 @@ def post(
             )
             answer.release_conn()
             status = answer.status
+    except urllib3.exceptions.NewConnectionError:  # refused, unreachable (a ConnectTimeoutError by its class)
+        return Outcome(None, _since(started), "connection_failed")
     except urllib3.exceptions.TimeoutError:
         return Outcome(None, _since(started), "timeout")
     except urllib3.exceptions.HTTPError:
