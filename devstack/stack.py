@@ -328,6 +328,7 @@ def banner(urls: StackUrls, table: str) -> str:
         f"  AWS endpoint  {urls.aws}  (aws --endpoint-url {urls.aws} dynamodb scan --table-name {table})",
         *(f"  {name:<13} {url} ({titles.get(name, name)} sandbox)" for name, url in urls.providers.items()),
         f"  dev keys      {urls.keys['secret']} (secret), {urls.keys['publishable']} (publishable)",
+        f"  webhooks      {urls.api}/_devstack/receiver  (the demo's receiver: README, Webhooks)",
     ]
     if urls.env_vars_file is not None:
         path = urls.env_vars_file
