@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +47,36 @@ def _wire(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
     return value
+
+
+def matches(pattern: Mapping[str, Any], event: Any) -> bool:
+    """Whether a record matches an event filter pattern, as Lambda's event filtering reads it: nested objects,
+    and lists of accepted values, among them `{"prefix": ...}`, `{"anything-but": [...]}` and
+    `{"exists": bool}`. A field the record lacks matches only `{"exists": false}`."""
+    if not isinstance(event, dict):
+        return False
+    for key, wanted in pattern.items():
+        present = key in event
+        value = event.get(key)
+        if isinstance(wanted, dict):
+            if not present or not matches(wanted, value):
+                return False
+        elif not any(_accepts(rule, present, value) for rule in wanted):
+            return False
+    return True
+
+
+def _accepts(rule: Any, present: bool, value: Any) -> bool:
+    if isinstance(rule, dict) and "exists" in rule:
+        return bool(rule["exists"]) == present
+    if not present:
+        return False
+    if isinstance(rule, dict) and "prefix" in rule:
+        return isinstance(value, str) and value.startswith(rule["prefix"])
+    if isinstance(rule, dict) and "anything-but" in rule:
+        refused = rule["anything-but"]
+        return value not in (refused if isinstance(refused, list) else [refused])
+    return bool(value == rule)
 
 
 def failed_from(result: Any, batch: list[dict[str, Any]]) -> int | None:
@@ -86,6 +116,7 @@ class StreamPoller:
         self._thread = threading.Thread(target=self._run, name=f"stream-{source.logical_id}", daemon=True)
         self.delivered = 0  # records handed to the function and not failed
         self.retries = 0  # batches retried after a failure
+        self.filtered = 0  # records no filter matched, never handed to the function
 
     def start(self) -> StreamPoller:
         self._thread.start()
@@ -136,9 +167,22 @@ class StreamPoller:
                 pending[shard_id] = []
 
     def _deliver(self, pending: dict[str, list[dict[str, Any]]], shard: str) -> bool:
-        """Invokes the function with the shard's next batch; False when (part of) it must be retried."""
+        """Invokes the function with the shard's next batch; False when (part of) it must be retried. Records
+        no filter of the mapping matches are passed over, as Lambda does (never invoked, never retried)."""
         batch = pending[shard][: self.source.batch_size]
-        event = {"Records": [lambda_record(record, self.source.stream_arn) for record in batch]}
+        shaped = [lambda_record(record, self.source.stream_arn) for record in batch]
+        if self.source.filters:
+            kept = [any(matches(p, s) for p in self.source.filters) for s in shaped]
+            batch = [record for record, keep in zip(batch, kept, strict=True) if keep]
+            shaped = [record for record, keep in zip(shaped, kept, strict=True) if keep]
+            skipped = len(kept) - len(batch)
+            pending[shard] = [
+                r for r, keep in zip(pending[shard][: len(kept)], kept, strict=True) if keep
+            ] + (pending[shard][len(kept) :])
+            self.filtered += skipped
+            if not batch:
+                return True
+        event = {"Records": shaped}
         try:
             result = self._invoke(self.source.function, event)
             resume = failed_from(result, batch) if self.source.reports_item_failures else None

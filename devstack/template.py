@@ -150,6 +150,8 @@ class StreamSource:
     batch_size: int
     batching_window_seconds: int
     reports_item_failures: bool
+    #: The mapping's FilterCriteria patterns: a record goes to the function when one matches (none: all do).
+    filters: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,9 @@ class Template:
                 batch_size=int(props.get("BatchSize", 100)),
                 batching_window_seconds=int(props.get("MaximumBatchingWindowInSeconds", 0)),
                 reports_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                filters=tuple(
+                    json.loads(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters", [])
+                ),
             )
         return result
 

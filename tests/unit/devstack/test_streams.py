@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from devstack.aws import LocalAws
-from devstack.streams import StreamPoller, failed_from, lambda_record
+from devstack.streams import StreamPoller, failed_from, lambda_record, matches
 from devstack.template import DEFAULT_TEMPLATE, StreamSource, load_template
 
 
@@ -30,9 +30,14 @@ def stream(local_aws: LocalAws) -> tuple[Any, str]:
 
 
 def poller(
-    local_aws: LocalAws, arn: str, handler: Callable[[str, Any], Any], *, reports: bool = True
+    local_aws: LocalAws,
+    arn: str,
+    handler: Callable[[str, Any], Any],
+    *,
+    reports: bool = True,
+    filters: tuple[dict[str, Any], ...] = (),
 ) -> StreamPoller:
-    source = StreamSource("Mapping", "Fn", arn, "TRIM_HORIZON", 2, 0, reports)
+    source = StreamSource("Mapping", "Fn", arn, "TRIM_HORIZON", 2, 0, reports, filters)
     return StreamPoller(
         source, local_aws.client("dynamodbstreams"), handler, idle_seconds=0.02, backoff_seconds=(0.02, 0.1)
     ).start()
@@ -128,6 +133,48 @@ def test_lambda_records_carry_binary_sets_and_nested_binaries_as_base64():
     assert shaped["dynamodb"]["NewImage"] == {"s": {"BS": ["YQ=="]}, "m": {"M": {"b": {"B": "Yw=="}}}}
 
 
+def test_records_no_filter_matches_never_reach_the_function(local_aws: LocalAws, stream):
+    # Given a mapping that takes `ses_` items past `pending` only (as the webhook fan-out's)
+    dynamodb, arn = stream
+    seen: list[str] = []
+    pattern = {
+        "dynamodb": {
+            "NewImage": {"pk": {"S": [{"prefix": "ses_"}]}, "status": {"S": [{"anything-but": ["pending"]}]}}
+        }
+    }
+
+    def handler(_name: str, event: Any) -> Any:
+        seen.extend(record["dynamodb"]["Keys"]["pk"]["S"] for record in event["Records"])
+
+    running = poller(local_aws, arn, handler, filters=(pattern,))
+    try:
+        for pk, status in [
+            ("ses_1", "pending"),
+            ("token#x", "review"),
+            ("ses_2", "review"),
+            ("ses_3", None),
+            ("ses_4", "approved"),
+        ]:
+            item = {"pk": {"S": pk}, **({"status": {"S": status}} if status else {})}
+            dynamodb.put_item(TableName="changes", Item=item)
+        eventually(lambda: running.delivered + running.filtered == 5)
+    finally:
+        running.stop()
+    # Then only the matching ones were handed over, in order
+    assert seen == ["ses_2", "ses_4"]
+    assert running.filtered == 3
+
+
+def test_a_filter_pattern_reads_as_lambdas_event_filtering():
+    record = {"dynamodb": {"NewImage": {"pk": {"S": "ses_1"}, "status": {"S": "review"}}}}
+    assert matches({"dynamodb": {"NewImage": {"status": {"S": ["review", "approved"]}}}}, record)
+    assert not matches({"dynamodb": {"NewImage": {"status": {"S": ["approved"]}}}}, record)
+    assert matches({"dynamodb": {"NewImage": {"gone": [{"exists": False}]}}}, record)
+    assert not matches({"dynamodb": {"NewImage": {"gone": [{"anything-but": ["x"]}]}}}, record)
+    assert not matches({"dynamodb": {"OldImage": {"pk": {"S": [{"prefix": "ses_"}]}}}}, record)
+    assert matches({"dynamodb": {"NewImage": {"pk": {"S": [{"anything-but": "token#x"}]}}}}, record)
+
+
 def test_the_template_maps_the_sessions_stream_to_the_publisher_and_the_webhook_fan_out():
     template = load_template(DEFAULT_TEMPLATE)
     sources = template.stream_sources().values()
@@ -137,3 +184,9 @@ def test_the_template_maps_the_sessions_stream_to_the_publisher_and_the_webhook_
             "arn:aws:dynamodb:us-east-1:123456789012:table/SessionsTable/stream/"
         )
         assert (source.starting_position, source.reports_item_failures) == ("TRIM_HORIZON", True)
+    [fanout] = [source for source in sources if source.function == "WebhookFanoutFunction"]
+    [pattern] = fanout.filters
+    assert matches(pattern, {"dynamodb": {"NewImage": {"pk": {"S": "ses_x"}, "status": {"S": "review"}}}})
+    assert not matches(
+        pattern, {"dynamodb": {"NewImage": {"pk": {"S": "ses_x"}, "status": {"S": "pending"}}}}
+    )
