@@ -187,3 +187,14 @@ def test_the_lambda_concurrency_is_a_knob_of_at_least_one() -> None:
     assert parse_args(["--lambda-concurrency", "3"]).lambda_concurrency == 3
     with pytest.raises(SystemExit):
         parse_args(["--lambda-concurrency", "0"])
+
+
+def test_the_webhook_flags_shorten_the_retry_schedule_and_may_leave_insecure_urls_off():
+    # make run: http to loopback allowed (the template's AllowInsecureWebhookUrls), the real schedule
+    default = parse_args([])
+    assert (default.delivery_backoff_scale, default.allow_insecure_webhook_urls) == (1.0, True)
+    shortened = parse_args(["--delivery-backoff-scale", "0.01", "--secure-webhook-urls"])
+    assert (shortened.delivery_backoff_scale, shortened.allow_insecure_webhook_urls) == (0.01, False)
+    for refused in ("0", "2", "-1"):
+        with pytest.raises(SystemExit):
+            parse_args(["--delivery-backoff-scale", refused])
