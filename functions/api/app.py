@@ -120,6 +120,18 @@ def cancel_session(session_id: str) -> Response[str]:
     return json_response(200, session_view(default_service().cancel_session(request_caller(app), session_id)))
 
 
+@app.delete("/v1/sessions/<session_id>")
+def redact_session(session_id: str) -> Response[str]:
+    label_session(session_id)
+    return json_response(200, session_view(default_service().redact_session(request_caller(app), session_id)))
+
+
+@app.get("/v1/sessions/<session_id>/history")
+def session_history(session_id: str) -> Response[str]:
+    label_session(session_id)
+    return json_response(200, default_service().session_history(request_caller(app), session_id))
+
+
 @app.get("/v1/sessions/<session_id>/images/<side>")
 def session_image(session_id: str, side: str) -> Response[bytes]:
     label_session(session_id)

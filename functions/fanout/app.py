@@ -42,7 +42,7 @@ def fan_out(record: DynamoDBRecord) -> None:
         return
     if image.get("event_published") is True:
         return
-    from idgate.store import session_from_item  # with the fan-out's dependencies, not at cold start
+    from idgate.session_writes import session_from_item  # with the fan-out's dependencies, not at cold start
 
     logger.thread_safe_append_keys(session_id=session_id)
     default_fanout().session_changed(session_from_item(image))

@@ -1,4 +1,4 @@
-"""Publishes final-status events from the sessions table's change stream (DynamoDB Streams).
+"""Publishes final-status (and redaction) events from the sessions table's change stream (DynamoDB Streams).
 
 Whatever wrote a final status (a poll step, a webhook, a PIN), its stream record reaches this function,
 which publishes the session's event once (a claim on the session dedupes concurrent publishers). A
@@ -35,15 +35,22 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 def announce(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image if record.dynamodb else None
     session_id = image.get("pk") if image else None
-    # Only a session's writes after its final status, before its event is out, can need an event: the
-    # table also holds other items (shared provider tokens), and most writes are of open sessions.
+    # Only a session's writes after its final status (or its redaction), before its event is out, can need
+    # an event: the table also holds other items (shared provider tokens), and most writes are of open
+    # sessions.
     if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
         return
-    if "finalized_at" not in image or image.get("event_published") is True:
+    final_due = "finalized_at" in image and image.get("event_published") is not True
+    redaction_due = "redacted_at" in image and image.get("redaction_published") is not True
+    if not final_due and not redaction_due:
         return
     logger.thread_safe_append_keys(session_id=session_id)
-    if default_announcer().publish_final(session_id):
+    announcer = default_announcer()
+    # The final status first: a session redacted before its final event went out still gets it.
+    if final_due and announcer.publish_final(session_id):
         logger.debug("final-status event ensured")
+    if redaction_due and announcer.publish_redacted(session_id):
+        logger.debug("redaction event ensured")
 
 
 @log_invocation(logger)

@@ -306,7 +306,7 @@ def test_a_pin_for_an_unknown_session_is_session_not_found(api: Api) -> None:
         ("GET", "/v1/nothing-here"),
         ("GET", "/v1/sessions"),  # there is no listing
         ("PUT", "/v1/sessions"),
-        ("DELETE", "/v1/sessions/ses_abc"),
+        ("PATCH", "/v1/sessions/ses_abc"),
         ("GET", "/v1/sessions/ses_abc/pin"),
         ("POST", "/v1/health"),
     ],

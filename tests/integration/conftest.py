@@ -160,6 +160,10 @@ class Integration:
 
     def final_events(self, session_id: str, settle: float = 1.5) -> list[dict[str, Any]]:
         """Every final-status event published for the session (read from an SQS queue the rule feeds)."""
+        return self.events(session_id, "Session Finalized", settle)
+
+    def events(self, session_id: str, detail_type: str, settle: float = 1.5) -> list[dict[str, Any]]:
+        """Every idgate event of `detail_type` published for the session."""
         deadline = time.monotonic() + settle
         sqs = self.client("sqs")
         while time.monotonic() < deadline:
@@ -169,7 +173,11 @@ class Integration:
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 self._seen.append(event)
             time.sleep(0.2)
-        return [event for event in self._seen if event["detail"]["id"] == session_id]
+        return [
+            event
+            for event in self._seen
+            if event["detail"]["id"] == session_id and event["detail-type"] == detail_type
+        ]
 
     _seen: list[dict[str, Any]] = field(default_factory=list)
 

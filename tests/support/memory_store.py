@@ -26,8 +26,16 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from idgate.domain import Session, Status
-from idgate.store import SessionUpdate, advance_update, open_update, session_from_item, session_item
+from idgate.domain import Cause, Session, Status
+from idgate.repository import ANNOUNCED_EVENTS, REDACTED_FIELDS
+from idgate.session_writes import (
+    SessionUpdate,
+    advance_update,
+    history_entry,
+    open_update,
+    session_from_item,
+    session_item,
+)
 
 KEY = "pk"
 INDEX_KEYS = ("provider", "provider_ref", "open_client")
@@ -138,6 +146,7 @@ class InMemorySessionStore:
         target: Status,
         *,
         now: datetime,
+        cause: Cause,
         fields: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
         pin_try_limit: int | None = None,
@@ -145,6 +154,7 @@ class InMemorySessionStore:
         update = advance_update(
             target,
             now=now,
+            cause=cause,
             fields=fields,
             remove=remove,
             retention=self._retention,
@@ -191,37 +201,66 @@ class InMemorySessionStore:
             self._items[session_id] = {**item, "looked_at": _serializer.serialize(now.isoformat())}
         return True
 
-    def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
+    def claim_event(
+        self, session_id: str, *, now: datetime, stale_after: timedelta, event: str = "finalized"
+    ) -> bool:
+        marks = ANNOUNCED_EVENTS[event]
         stale = _serializer.serialize((now - stale_after).isoformat())
         _check_key(session_id, KEY, "UpdateItem")
         with self._lock:
             item = self._items.get(session_id)
             if (
                 item is None
-                or "finalized_at" not in item
-                or item.get("event_published") == {"BOOL": True}
-                or ("event_claimed_at" in item and not _less_than(item["event_claimed_at"], stale))
+                or marks.due not in item
+                or item.get(marks.published) == {"BOOL": True}
+                or (marks.claimed in item and not _less_than(item[marks.claimed], stale))
             ):
                 return False
-            self._items[session_id] = {**item, "event_claimed_at": _serializer.serialize(now.isoformat())}
+            self._items[session_id] = {**item, marks.claimed: _serializer.serialize(now.isoformat())}
         return True
 
-    def release_event_claim(self, session_id: str) -> None:
+    def release_event_claim(self, session_id: str, event: str = "finalized") -> None:
+        claimed = ANNOUNCED_EVENTS[event].claimed
         _check_key(session_id, KEY, "UpdateItem")
         with self._lock:
             item = self._items.get(session_id)
             # A REMOVE alone creates no item on DynamoDB (moto would create one holding only `pk`).
             if item is not None:
-                self._items[session_id] = {
-                    name: value for name, value in item.items() if name != "event_claimed_at"
-                }
+                self._items[session_id] = {name: value for name, value in item.items() if name != claimed}
 
-    def mark_event_published(self, session_id: str) -> None:
+    def mark_event_published(self, session_id: str, event: str = "finalized") -> None:
+        published = ANNOUNCED_EVENTS[event].published
         _check_key(session_id, KEY, "UpdateItem")
         with self._lock:
             # Unconditional SET: on an unknown id, DynamoDB creates an item of the key and the flag.
             item = self._items.get(session_id, {KEY: {"S": session_id}})
-            self._items[session_id] = {**item, "event_published": {"BOOL": True}}
+            self._items[session_id] = {**item, published: {"BOOL": True}}
+
+    def redact(self, session_id: str, *, status: Status, now: datetime) -> bool:
+        _check_key(session_id, KEY, "UpdateItem")
+        entry = _serializer.serialize(history_entry(now=now, status=status, cause=Cause.REDACT))
+        with self._lock:
+            item = self._items.get(session_id)
+            if (
+                item is None
+                or "finalized_at" not in item
+                or "result" not in item
+                or item.get("status") != {"S": status.value}
+                or "redacted_at" in item
+            ):
+                return False
+            result = {"M": {**item["result"]["M"], "data": {"M": {}}}}
+            stamp = _serializer.serialize(now.isoformat())
+            history = item.get("history", {"L": []})["L"]
+            kept = {name: value for name, value in item.items() if name not in REDACTED_FIELDS}
+            self._items[session_id] = {
+                **kept,
+                "result": result,
+                "redacted_at": stamp,
+                "updated_at": stamp,
+                "history": {"L": [*history, entry]},
+            }
+        return True
 
     # ---- for tests ----------------------------------------------------------------------------
 
@@ -264,6 +303,9 @@ class InMemorySessionStore:
                     return False
                 count = Decimal(item.get("pin_attempts", {"N": "0"})["N"]) + 1
                 values = {**values, "pin_attempts": _serializer.serialize(count)}
+            if update.history_entry is not None:
+                history = item.get("history", {"L": []})["L"]
+                values = {**values, "history": {"L": [*history, _serializer.serialize(update.history_entry)]}}
             changed = {
                 name: value for name, value in {**item, **values}.items() if name not in update.removed
             }

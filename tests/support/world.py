@@ -157,6 +157,7 @@ class CadenceBoundProvider(FakeProvider):
 class Outside:
     started: list[FollowState] = field(default_factory=list)
     published: list[Session] = field(default_factory=list)
+    redactions: list[Session] = field(default_factory=list)
     publish_failures: int = 0
     mails: list[dict[str, Any]] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
@@ -169,6 +170,12 @@ class Outside:
             self.publish_failures -= 1
             raise RuntimeError("EventBridge is down")
         self.published.append(session)
+
+    def session_redacted(self, session: Session) -> None:
+        if self.publish_failures:
+            self.publish_failures -= 1
+            raise RuntimeError("EventBridge is down")
+        self.redactions.append(session)
 
     def send_pin(self, *, to: str, pin: str, valid_minutes: int) -> None:
         self.mails.append({"to": to, "pin": pin, "valid_minutes": valid_minutes})

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from idgate.domain import Reason, Result, Session, Status
+from idgate.domain import Cause, Reason, Result, Session, Status
 from idgate.finalizing import declined
 from idgate.providers.base import Observation
 from idgate.service import Idgate
@@ -127,15 +127,15 @@ def test_a_final_status_is_written_once_and_a_later_trigger_changes_nothing(worl
     session = approved_session(world)
     before = item(service, session)
     clock.now += timedelta(seconds=5)
-    assert service.finalizer.error(session, Reason.INTERNAL_ERROR) is False
-    assert service.finalizer.finalize(session, Result(decision=Status.DECLINED)) is False
+    assert service.finalizer.error(session, Reason.INTERNAL_ERROR, cause=Cause.POLL) is False
+    assert service.finalizer.finalize(session, Result(decision=Status.DECLINED), cause=Cause.POLL) is False
     assert item(service, session) == before
 
 
 def test_an_error_is_the_reason_alone(world):
     service, _, _, _ = world
     session = new_session(service)
-    assert service.finalizer.error(session, "provider_auth_failed") is True
+    assert service.finalizer.error(session, "provider_auth_failed", cause=Cause.POLL) is True
     final = service.get_session(CALLER, session.id, None)
     assert final.status.value == "error"
     assert final.result == Result(decision=Status.ERROR, reasons=["provider_auth_failed"])

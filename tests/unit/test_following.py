@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from idgate import deadline
-from idgate.domain import Reason, Session, Status
+from idgate.domain import Cause, Reason, Session, Status
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.providers.base import Observation
 from tests.support.emf import provider_call_failures
@@ -78,7 +78,7 @@ def test_a_handed_off_state_whose_session_is_over_is_done_and_not_handed_off_aga
     service, _, outside, clock = world
     session = new_session(service)
     handed = outside.started[0].model_copy(update={"phase": "long", "handoff": True, "attempt": 3})
-    store_of(service).advance(session.id, Status.DECLINED, now=clock.now)
+    store_of(service).advance(session.id, Status.DECLINED, now=clock.now, cause=Cause.POLL)
     step = service.poll(handed)
     assert (step.done, step.handoff, step.attempt) == (True, False, 4)
 
@@ -165,7 +165,7 @@ def test_a_follow_up_that_gave_up_ends_its_open_session_in_error(world):
 def test_giving_up_changes_nothing_of_a_final_or_unknown_session(world):
     service, _, _, clock = world
     session = new_session(service)
-    store_of(service).advance(session.id, Status.APPROVED, now=clock.now)
+    store_of(service).advance(session.id, Status.APPROVED, now=clock.now, cause=Cause.POLL)
     service.abort(session.id)
     service.abort("ses_unknown")
     assert store_of(service).get(session.id).status is Status.APPROVED  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from idgate.domain import Status
+from idgate.domain import Cause, Status
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.providers.base import Observation
 from idgate.service import Idgate
@@ -123,7 +123,7 @@ def test_no_look_for_a_final_session_one_past_its_deadline_or_one_awaiting_a_pin
     assert read(service2, pin_session.id).status is Status.AWAITING_PIN
     assert provider2.looks == looks
     final = new_session(service2)
-    store_of(service2).advance(final.id, Status.DECLINED, now=clock2.now)
+    store_of(service2).advance(final.id, Status.DECLINED, now=clock2.now, cause=Cause.POLL)
     assert read(service2, final.id).status is Status.DECLINED
     assert provider2.looks == looks
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from idgate.api import Caller
-from idgate.domain import Reason, Session, Status
+from idgate.domain import Cause, Reason, Session, Status
 from idgate.errors import Conflict, NotFound, ProviderRejected, ValidationFailed
 from idgate.finalizing import declined
 from idgate.providers.base import Observation
@@ -181,6 +181,7 @@ def test_a_try_once_the_tries_are_counted_up_completes_the_decline(world, pin: s
         service.finalizer.finalize(
             service.deps.sessions.get(session.id),  # type: ignore[arg-type]
             declined(session, Reason.PIN_ATTEMPTS_EXCEEDED),
+            cause=Cause.POLL,
         )
         is False
     )
@@ -198,6 +199,7 @@ def test_a_try_that_finds_the_session_declined_meanwhile_is_told_so(world):
         service.finalizer.finalize(
             service.deps.sessions.get(session_id),  # type: ignore[arg-type]
             declined(session, Reason.PIN_ATTEMPTS_EXCEEDED),
+            cause=Cause.POLL,
         )
         return count(session_id, max_attempts=max_attempts)
 

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from idgate.domain import Result, Session, Status, can_move
+from idgate.domain import Cause, Result, Session, Status, can_move
 from idgate.repository import OPEN_ONLY_FIELDS, SessionRepository
 from idgate.store import SessionStore, epoch
 from tests.support.memory_store import InMemorySessionStore
@@ -210,7 +210,9 @@ def test_advance_writes_exactly_the_moves_forward_and_changes_nothing_otherwise(
     for number, (current, target) in enumerate((current, target) for current in Status for target in Status):
         session = added(subject, number, status=current)
         before = subject.raw(session.id)
-        moved = subject.store.advance(session.id, target, now=later, fields={"last_poll_error": "x"})
+        moved = subject.store.advance(
+            session.id, target, now=later, fields={"last_poll_error": "x"}, cause=Cause.POLL
+        )
         assert moved is can_move(current, target), (current, target)
         stored = subject.store.get(session.id)
         assert stored is not None
@@ -224,11 +226,17 @@ def test_a_final_status_is_written_once(subject: Subject):
     session = added(subject, status=Status.PROCESSING)
     approved = Result(decision=Status.APPROVED, reasons=["first"]).model_dump(mode="json")
     declined = Result(decision=Status.DECLINED, reasons=["second"]).model_dump(mode="json")
-    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, fields={"result": approved})
+    assert subject.store.advance(
+        session.id, Status.APPROVED, now=NOW, fields={"result": approved}, cause=Cause.POLL
+    )
     before = subject.raw(session.id)
     later = NOW + timedelta(seconds=5)
-    assert not subject.store.advance(session.id, Status.DECLINED, now=later, fields={"result": declined})
-    assert not subject.store.advance(session.id, Status.APPROVED, now=later, fields={"result": declined})
+    assert not subject.store.advance(
+        session.id, Status.DECLINED, now=later, fields={"result": declined}, cause=Cause.POLL
+    )
+    assert not subject.store.advance(
+        session.id, Status.APPROVED, now=later, fields={"result": declined}, cause=Cause.POLL
+    )
     assert subject.raw(session.id) == before
     final = subject.store.get(session.id)
     assert final is not None
@@ -255,6 +263,7 @@ def test_a_final_status_removes_what_only_an_open_session_needs_and_counts_the_t
         now=final_at,
         # A later expiry given with a final status does not delay its removal.
         fields={"expires_at": (NOW + timedelta(days=400)).isoformat()},
+        cause=Cause.POLL,
     )
     item = subject.raw(session.id)
     assert item is not None
@@ -284,7 +293,9 @@ def test_a_final_status_refuses_to_set_what_it_removes(subject: Subject):
     session = added(subject)
     before = subject.raw(session.id)
     with pytest.raises(ClientError) as refused:
-        subject.store.advance(session.id, Status.APPROVED, now=NOW, fields={"email": "new@example.com"})
+        subject.store.advance(
+            session.id, Status.APPROVED, now=NOW, fields={"email": "new@example.com"}, cause=Cause.POLL
+        )
     assert error_code(refused.value) == "ValidationException"
     assert subject.raw(session.id) == before
 
@@ -293,7 +304,11 @@ def test_an_open_advance_with_a_new_expiry_moves_the_ttl(subject: Subject):
     session = added(subject)
     followed_until = NOW + timedelta(hours=2)
     assert subject.store.advance(
-        session.id, Status.REVIEW, now=NOW, fields={"expires_at": followed_until.isoformat()}
+        session.id,
+        Status.REVIEW,
+        now=NOW,
+        fields={"expires_at": followed_until.isoformat()},
+        cause=Cause.POLL,
     )
     item = subject.raw(session.id)
     assert item is not None
@@ -307,18 +322,27 @@ def test_an_open_advance_with_a_new_expiry_moves_the_ttl(subject: Subject):
 
 def test_an_open_advance_without_a_new_expiry_keeps_the_ttl(subject: Subject):
     session = added(subject)
-    assert subject.store.advance(session.id, Status.PROCESSING, now=NOW + timedelta(minutes=1))
+    assert subject.store.advance(
+        session.id, Status.PROCESSING, now=NOW + timedelta(minutes=1), cause=Cause.POLL
+    )
     assert item_of(subject, session.id)["expires_ttl"] == epoch(session.expires_at + RETENTION)
 
 
 def test_advance_removes_the_attributes_it_is_asked_to_and_refuses_to_set_one_it_removes(subject: Subject):
     session = added(subject, reference="order-7")
-    assert subject.store.advance(session.id, Status.PROCESSING, now=NOW, remove=["reference", "reference"])
+    assert subject.store.advance(
+        session.id, Status.PROCESSING, now=NOW, remove=["reference", "reference"], cause=Cause.POLL
+    )
     assert "reference" not in item_of(subject, session.id)
     before = subject.raw(session.id)
     with pytest.raises(ClientError) as refused:
         subject.store.advance(
-            session.id, Status.REVIEW, now=NOW, fields={"reference": "x"}, remove=["reference"]
+            session.id,
+            Status.REVIEW,
+            now=NOW,
+            fields={"reference": "x"},
+            remove=["reference"],
+            cause=Cause.POLL,
         )
     assert error_code(refused.value) == "ValidationException"
     assert subject.raw(session.id) == before
@@ -326,7 +350,7 @@ def test_advance_removes_the_attributes_it_is_asked_to_and_refuses_to_set_one_it
 
 def test_a_final_advance_removes_what_it_is_asked_to_as_well_as_the_open_only_fields(subject: Subject):
     session = added(subject, reference="order-7")
-    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, remove=["reference"])
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, remove=["reference"], cause=Cause.POLL)
     item = item_of(subject, session.id)
     assert not {"reference", "email", "verification_url", "open_client"} & set(item)
     assert item["provider_ref"] == session.provider_ref
@@ -342,9 +366,9 @@ def test_no_write_may_change_the_key(subject: Subject):
 
 def test_nothing_advances_to_pending_or_an_unknown_session(subject: Subject):
     session = added(subject)
-    assert not subject.store.advance(session.id, Status.PENDING, now=NOW)
-    assert not subject.store.advance("ses_contract999999999999", Status.PROCESSING, now=NOW)
-    assert not subject.store.advance("ses_contract999999999999", Status.APPROVED, now=NOW)
+    assert not subject.store.advance(session.id, Status.PENDING, now=NOW, cause=Cause.POLL)
+    assert not subject.store.advance("ses_contract999999999999", Status.PROCESSING, now=NOW, cause=Cause.POLL)
+    assert not subject.store.advance("ses_contract999999999999", Status.APPROVED, now=NOW, cause=Cause.POLL)
     assert subject.store.get("ses_contract999999999999") is None
 
 
@@ -387,7 +411,7 @@ def test_update_open_sets_fields_on_an_open_session_and_never_its_status_or_ttl(
 
 def test_update_open_is_refused_on_a_final_or_unknown_session(subject: Subject):
     session = added(subject)
-    assert subject.store.advance(session.id, Status.EXPIRED, now=NOW)
+    assert subject.store.advance(session.id, Status.EXPIRED, now=NOW, cause=Cause.POLL)
     before = subject.raw(session.id)
     assert not subject.store.update_open(session.id, now=NOW, fields={"last_poll_error": "late"})
     assert subject.raw(session.id) == before
@@ -411,7 +435,7 @@ def test_open_sessions_are_counted_by_client_up_to_the_limit(subject: Subject):
 def test_a_final_session_is_no_longer_counted_as_open(subject: Subject):
     session = added(subject)
     added(subject, number=2, status=Status.REVIEW)
-    assert subject.store.advance(session.id, Status.EXPIRED, now=NOW)
+    assert subject.store.advance(session.id, Status.EXPIRED, now=NOW, cause=Cause.POLL)
     assert subject.store.count_open("shop", limit=10) == 1
     assert "open_client" not in item_of(subject, session.id)
     added(subject, number=3, status=Status.APPROVED)  # stored final: never open
@@ -424,7 +448,9 @@ def test_a_final_session_is_no_longer_counted_as_open(subject: Subject):
 def test_pin_attempts_count_only_while_a_pin_is_awaited(subject: Subject):
     session = added(subject)
     assert subject.store.count_pin_attempt(session.id, max_attempts=3) is None
-    assert subject.store.advance(session.id, Status.AWAITING_PIN, now=NOW, fields={"pin_attempts": 0})
+    assert subject.store.advance(
+        session.id, Status.AWAITING_PIN, now=NOW, fields={"pin_attempts": 0}, cause=Cause.POLL
+    )
     assert [subject.store.count_pin_attempt(session.id, max_attempts=3) for _ in range(3)] == [1, 2, 3]
     assert subject.store.count_pin_attempt(session.id, max_attempts=3) is None
     stored = subject.store.get(session.id)
@@ -435,7 +461,7 @@ def test_pin_attempts_count_only_while_a_pin_is_awaited(subject: Subject):
 def test_an_approval_that_counts_a_pin_try_applies_only_within_the_tries(subject: Subject):
     session = added(subject, status=Status.AWAITING_PIN)
     assert [subject.store.count_pin_attempt(session.id, max_attempts=3) for _ in range(2)] == [1, 2]
-    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, pin_try_limit=3)
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, pin_try_limit=3, cause=Cause.POLL)
     stored = subject.store.get(session.id)
     assert stored is not None
     assert (stored.status, stored.pin_attempts) == (Status.APPROVED, 3)
@@ -446,7 +472,7 @@ def test_an_approval_that_counts_a_pin_try_is_refused_when_the_tries_are_used_up
     session = added(subject, status=Status.AWAITING_PIN)
     assert [subject.store.count_pin_attempt(session.id, max_attempts=2) for _ in range(2)] == [1, 2]
     before = subject.raw(session.id)
-    assert not subject.store.advance(session.id, Status.APPROVED, now=NOW, pin_try_limit=2)
+    assert not subject.store.advance(session.id, Status.APPROVED, now=NOW, pin_try_limit=2, cause=Cause.POLL)
     assert subject.raw(session.id) == before
 
 
@@ -454,19 +480,23 @@ def test_an_approval_that_counts_a_pin_try_needs_a_pin_awaited(subject: Subject)
     for number, status in enumerate((Status.PENDING, Status.REVIEW, Status.DECLINED), start=1):
         session = added(subject, number=number, status=status)
         before = subject.raw(session.id)
-        assert not subject.store.advance(session.id, Status.APPROVED, now=NOW, pin_try_limit=5)
+        assert not subject.store.advance(
+            session.id, Status.APPROVED, now=NOW, pin_try_limit=5, cause=Cause.POLL
+        )
         assert subject.raw(session.id) == before
     fresh = added(subject, number=9, status=Status.AWAITING_PIN)  # no try counted yet
-    assert subject.store.advance(fresh.id, Status.APPROVED, now=NOW, pin_try_limit=1)
+    assert subject.store.advance(fresh.id, Status.APPROVED, now=NOW, pin_try_limit=1, cause=Cause.POLL)
     assert subject.raw(fresh.id)["pin_attempts"] == 1  # type: ignore[index]
     with pytest.raises(ValueError, match="pin_attempts"):
-        subject.store.advance(fresh.id, Status.DECLINED, now=NOW, fields={"pin_attempts": 0}, pin_try_limit=1)
+        subject.store.advance(
+            fresh.id, Status.DECLINED, now=NOW, fields={"pin_attempts": 0}, pin_try_limit=1, cause=Cause.POLL
+        )
 
 
 def test_pin_attempts_stop_when_the_session_is_final_or_unknown(subject: Subject):
     session = added(subject, status=Status.AWAITING_PIN)
     assert subject.store.count_pin_attempt(session.id, max_attempts=5) == 1
-    assert subject.store.advance(session.id, Status.APPROVED, now=NOW)
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, cause=Cause.POLL)
     assert subject.store.count_pin_attempt(session.id, max_attempts=5) is None
     assert subject.store.count_pin_attempt("ses_contract999999999999", max_attempts=5) is None
     stored = subject.store.get(session.id)
@@ -485,7 +515,7 @@ def test_a_look_is_claimed_once_per_interval_and_never_on_a_final_session(subjec
     assert not subject.store.claim_look(session.id, now=NOW + timedelta(seconds=4), every=every)
     assert subject.store.claim_look(session.id, now=NOW + every, every=every)  # exactly one interval later
     assert item_of(subject, session.id)["looked_at"] == (NOW + every).isoformat()
-    assert subject.store.advance(session.id, Status.APPROVED, now=NOW)
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, cause=Cause.POLL)
     assert not subject.store.claim_look(session.id, now=NOW + 3 * every, every=every)
     assert not subject.store.claim_look("ses_contract999999999999", now=NOW, every=every)
     assert subject.store.get("ses_contract999999999999") is None  # refused without making an item
@@ -497,7 +527,7 @@ def test_a_look_is_claimed_once_per_interval_and_never_on_a_final_session(subjec
 def test_only_a_final_session_can_be_claimed_and_only_once(subject: Subject):
     session = added(subject)
     assert not subject.store.claim_event(session.id, now=NOW, stale_after=STALE)
-    assert subject.store.advance(session.id, Status.APPROVED, now=NOW)
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, cause=Cause.POLL)
     assert subject.store.claim_event(session.id, now=NOW, stale_after=STALE)
     assert item_of(subject, session.id)["event_claimed_at"] == NOW.isoformat()
     assert not subject.store.claim_event(session.id, now=NOW + timedelta(seconds=1), stale_after=STALE)
@@ -506,7 +536,7 @@ def test_only_a_final_session_can_be_claimed_and_only_once(subject: Subject):
 
 def test_a_stale_claim_is_taken_over(subject: Subject):
     session = added(subject)
-    assert subject.store.advance(session.id, Status.DECLINED, now=NOW)
+    assert subject.store.advance(session.id, Status.DECLINED, now=NOW, cause=Cause.POLL)
     assert subject.store.claim_event(session.id, now=NOW, stale_after=STALE)
     assert not subject.store.claim_event(session.id, now=NOW + STALE, stale_after=STALE)
     taken_at = NOW + STALE + timedelta(microseconds=1)
@@ -516,7 +546,7 @@ def test_a_stale_claim_is_taken_over(subject: Subject):
 
 def test_a_released_claim_can_be_claimed_again_at_once(subject: Subject):
     session = added(subject)
-    assert subject.store.advance(session.id, Status.ERROR, now=NOW)
+    assert subject.store.advance(session.id, Status.ERROR, now=NOW, cause=Cause.POLL)
     assert subject.store.claim_event(session.id, now=NOW, stale_after=STALE)
     subject.store.release_event_claim(session.id)
     assert "event_claimed_at" not in item_of(subject, session.id)
@@ -539,7 +569,7 @@ def test_releasing_an_unknown_id_creates_nothing(subject: Subject):
 
 def test_a_published_event_is_never_claimed_again(subject: Subject):
     session = added(subject)
-    assert subject.store.advance(session.id, Status.APPROVED, now=NOW)
+    assert subject.store.advance(session.id, Status.APPROVED, now=NOW, cause=Cause.POLL)
     assert subject.store.claim_event(session.id, now=NOW, stale_after=STALE)
     subject.store.mark_event_published(session.id)
     stored = subject.store.get(session.id)
@@ -572,7 +602,10 @@ def test_of_racing_final_writes_exactly_one_wins(subject: Subject):
     for number in range(ROUNDS):
         session = added(subject, number, status=Status.PROCESSING)
         won = race(
-            16, lambda index, session=session: subject.store.advance(session.id, targets[index], now=NOW)
+            16,
+            lambda index, session=session: subject.store.advance(
+                session.id, targets[index], now=NOW, cause=Cause.POLL
+            ),
         )
         assert won.count(True) == 1
         final = subject.store.get(session.id)
@@ -595,7 +628,7 @@ def test_racing_pin_attempts_never_exceed_the_limit(subject: Subject):
 def test_of_racing_claims_exactly_one_wins(subject: Subject):
     for number in range(ROUNDS):
         session = added(subject, number)
-        assert subject.store.advance(session.id, Status.APPROVED, now=NOW)
+        assert subject.store.advance(session.id, Status.APPROVED, now=NOW, cause=Cause.POLL)
         claimed = race(
             8, lambda _, session=session: subject.store.claim_event(session.id, now=NOW, stale_after=STALE)
         )

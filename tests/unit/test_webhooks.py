@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from idgate.api import Caller
-from idgate.domain import Reason, Status
+from idgate.domain import Cause, Reason, Status
 from idgate.errors import (
     Forbidden,
     NotFound,
@@ -287,7 +287,7 @@ def test_only_an_unreachable_look_is_ignored(hooked, capsys):
 def test_a_final_session_named_first_does_not_stop_the_others(hooked):
     service, provider = hooked
     first, second = new_hooked_session(service), new_hooked_session(service)
-    store_of(service).advance(first.id, Status.DECLINED, now=service.deps.clock())
+    store_of(service).advance(first.id, Status.DECLINED, now=service.deps.clock(), cause=Cause.POLL)
     provider.references = ["hook-1", "hook-2"]
     service.receive_webhook("hooked", TOKEN, {}, b"{}")
     assert provider.observed == [second.id]
@@ -332,7 +332,7 @@ def test_a_session_another_trigger_ended_meanwhile_does_not_undo_what_the_webhoo
 
     def observe(session: Any) -> Observation:
         if session.id == raced.id:  # the follow-up ends it between our read and our write
-            store_of(service).advance(raced.id, Status.EXPIRED, now=service.deps.clock())
+            store_of(service).advance(raced.id, Status.EXPIRED, now=service.deps.clock(), cause=Cause.POLL)
             raise ProviderRejected(Reason.PROVIDER_NOT_FOUND, "gone")
         return look(session)
 

@@ -30,6 +30,8 @@ EVENT_CLAIM_STALE_AFTER = timedelta(seconds=60)
 class Publisher(Protocol):
     def session_finalized(self, session: Session) -> None: ...
 
+    def session_redacted(self, session: Session) -> None: ...
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -58,23 +60,36 @@ class Announcer:
         self.ensure_event(session)
         return True
 
+    def publish_redacted(self, session_id: str) -> bool:
+        """Publishes the session's `session.redacted` event once; False when it is not redacted (or
+        unknown). Raises when publishing fails (the stream retries)."""
+        session = self._sessions.get(session_id)
+        if session is None or session.redacted_at is None:
+            return False
+        if not session.redaction_published:
+            self._announce(session, "redacted", self._publisher.session_redacted)
+        return True
+
     def ensure_event(self, session: Session) -> None:
         """Publishes the final-status event unless it was published or another publisher is at it (a
         claim taken by a conditional write). Raises when publishing fails, after a few tries, with the
         claim released: the stream then retries the record."""
-        if session.event_published:
-            return
+        if not session.event_published:
+            self._announce(session, "finalized", self._publisher.session_finalized)
+
+    def _announce(self, session: Session, event: str, publish: Callable[[Session], None]) -> None:
         sessions = self._sessions
-        if not sessions.claim_event(session.id, now=self._clock(), stale_after=EVENT_CLAIM_STALE_AFTER):
+        now = self._clock()
+        if not sessions.claim_event(session.id, now=now, stale_after=EVENT_CLAIM_STALE_AFTER, event=event):
             return
         for pause in (*EVENT_RETRY_PAUSES, None):
             try:
-                self._publisher.session_finalized(session)
+                publish(session)
                 break
             except Exception:
                 if pause is None:
-                    sessions.release_event_claim(session.id)
+                    sessions.release_event_claim(session.id, event)
                     raise
-                logger.warning("publishing the final-status event failed; retrying", session_id=session.id)
+                logger.warning("publishing an event failed; retrying", session_id=session.id, event=event)
                 self._sleep(pause)
-        sessions.mark_event_published(session.id)
+        sessions.mark_event_published(session.id, event)

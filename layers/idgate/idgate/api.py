@@ -57,6 +57,7 @@ def session_view(session: Session) -> dict[str, Any]:
         "updated_at": _time(session.updated_at),
         "expires_at": _time(session.expires_at),
         "finalized_at": _time(session.finalized_at),
+        "redacted_at": _time(session.redacted_at),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from idgate.api import Caller
-from idgate.domain import Reason, Result, Session, Status
+from idgate.domain import Cause, Reason, Result, Session, Status
 from idgate.errors import Conflict, ProviderRejected, ProviderUnavailable
 from idgate.finalizing import Finalizer
 from idgate.ports import Dependencies
@@ -35,7 +35,7 @@ class Canceling:
                 # Ours ends whatever the provider says: its verdict, if one still comes, is ignored.
                 logger.warning("the provider could not cancel", session_id=session.id, reason=exc.reason)
         result = Result(decision=Status.EXPIRED, reasons=[Reason.CANCELED])
-        if not self._finalizer.finalize(session, result):
+        if not self._finalizer.finalize(session, result, cause=Cause.CANCEL):
             raise Conflict("the session is already final", code="session_final")
         logger.info("session canceled", session_id=session.id)
         return self._deps.sessions.get(session.id) or session

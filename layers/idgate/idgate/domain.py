@@ -69,6 +69,30 @@ class Reason(StrEnum):
     CANCELED = "canceled"  # the client ended the session (POST /v1/sessions/{id}/cancel)
 
 
+class Cause(StrEnum):
+    """What made a session's status change, as its history (GET /v1/sessions/{id}/history) tells it. Stable
+    codes: new ones may be added; none is ever renamed."""
+
+    CREATE = "create"  # POST /v1/sessions
+    POLL = "poll"  # a look at the provider: a step of the follow-up, or a read that looked afresh
+    WEBHOOK = "webhook"  # the provider called us
+    PIN = "pin"  # the user submitted a PIN
+    DEADLINE = "deadline"  # the session's (or its PIN's) time ran out without a verdict
+    CANCEL = "cancel"  # POST /v1/sessions/{id}/cancel
+    REDACT = "redact"  # DELETE /v1/sessions/{id}: the status stays, the personal data goes
+
+
+class StatusChange(BaseModel):
+    """One entry of a session's history: no personal data, only the status, its reason codes and cause."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: datetime
+    status: Status
+    reasons: list[str] = Field(default_factory=list)
+    cause: Cause
+
+
 class Result(BaseModel):
     """The one result shape of every provider. `data` holds only the minimum a feature needs."""
 
@@ -113,3 +137,8 @@ class Session(BaseModel):
     pin_deadline: datetime | None = None
     pin_attempts: int = 0
     review_deadline: datetime | None = None
+    #: The status changes in order (GET ./history, idgate.redacting), each written by the change's own write.
+    history: list[StatusChange] = Field(default_factory=list)
+    #: When the client erased the session's personal data (DELETE /v1/sessions/{id}).
+    redacted_at: datetime | None = None
+    redaction_published: bool = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from idgate import metrics
-from idgate.domain import Reason, Result, Session, Status
+from idgate.domain import Cause, Reason, Result, Session, Status
 from idgate.ports import Dependencies
 
 logger = Logger(service="idgate", child=True)
@@ -18,15 +18,18 @@ class Finalizer:
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
 
-    def finalize(self, session: Session, result: Result, *, pin_try_limit: int | None = None) -> bool:
-        """Writes the final status once; False when another trigger already did. Its event follows from
-        the change stream (idgate.announcing). `pin_try_limit`: the write also counts a PIN try, within that
-        limit (the right PIN's approval)."""
+    def finalize(
+        self, session: Session, result: Result, *, cause: Cause, pin_try_limit: int | None = None
+    ) -> bool:
+        """Writes the final status once, with `cause` in its history; False when another trigger already
+        did. Its event follows from the change stream (idgate.announcing). `pin_try_limit`: the write also
+        counts a PIN try, within that limit (the right PIN's approval)."""
         sessions = self._deps.sessions
         won = sessions.advance(
             session.id,
             result.decision,
             now=self._deps.clock(),
+            cause=cause,
             fields={"result": result.model_dump(mode="json")},
             pin_try_limit=pin_try_limit,
         )
@@ -42,8 +45,8 @@ class Finalizer:
         metrics.seconds(metrics.TIME_TO_VERDICT, took, provider=session.provider, status=status)
         return True
 
-    def error(self, session: Session, reason: str) -> bool:
-        return self.finalize(session, Result(decision=Status.ERROR, reasons=[reason]))
+    def error(self, session: Session, reason: str, *, cause: Cause) -> bool:
+        return self.finalize(session, Result(decision=Status.ERROR, reasons=[reason]), cause=cause)
 
 
 def declined(session: Session, reason: Reason) -> Result:

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from idgate import deadline, metrics, schedule
-from idgate.domain import Reason, Result, Session, Status, can_move
+from idgate.domain import Cause, Reason, Result, Session, Status, can_move
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.finalizing import Finalizer, declined
 from idgate.follow_state import FollowState
@@ -119,7 +119,7 @@ class Following:
 
         if session.status is Status.AWAITING_PIN:
             if session.pin_deadline and now >= session.pin_deadline:
-                self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED))
+                self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED), cause=Cause.DEADLINE)
                 return done
             return waiting(session, interval)
         if now >= session.expires_at:
@@ -140,11 +140,11 @@ class Following:
             )
             metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
             if deadline.over_near_deadline(exc, session, now):
-                self._finalizer.finalize(session, deadline.without_verdict(session))
+                self._finalizer.finalize(session, deadline.without_verdict(session), cause=Cause.DEADLINE)
             else:
-                self._finalizer.error(session, exc.reason)
+                self._finalizer.error(session, exc.reason, cause=Cause.POLL)
             return done
-        current = self.apply(session, observation)
+        current = self.apply(session, observation, cause=Cause.POLL)
         if current.status.is_final:
             return done
         if current.status is Status.AWAITING_PIN:
@@ -156,10 +156,11 @@ class Following:
         session = self._deps.sessions.get(session_id)
         if session is not None and not session.status.is_final:
             logger.error("following the session failed", session_id=session.id)
-            self._finalizer.error(session, Reason.INTERNAL_ERROR)
+            self._finalizer.error(session, Reason.INTERNAL_ERROR, cause=Cause.POLL)
 
-    def apply(self, session: Session, observation: Observation) -> Session:
-        """Records what the provider says, if it moves the session forward; otherwise changes nothing."""
+    def apply(self, session: Session, observation: Observation, *, cause: Cause) -> Session:
+        """Records what the provider says (learnt by `cause`: a look or a webhook), if it moves the session
+        forward; otherwise changes nothing."""
         deps = self._deps
         now = deps.clock()
         target = observation.status
@@ -177,10 +178,10 @@ class Following:
             data=observation.data,
         )
         if target.is_final:
-            self._finalizer.finalize(session, result)
+            self._finalizer.finalize(session, result, cause=cause)
         elif target is Status.AWAITING_PIN:
             approved = result.model_copy(update={"decision": Status.APPROVED})
-            self._second_factor.await_code(session, observation, approved, now)
+            self._second_factor.await_code(session, observation, approved, now, cause=cause)
         else:
             fields: dict[str, Any] = {
                 "last_poll_error": None,
@@ -192,7 +193,7 @@ class Following:
             if limit is not None:
                 # Past the verification's own expiry, a decision under way is still followed, for a while.
                 fields["expires_at"] = max(session.expires_at, now + limit).isoformat()
-            deps.sessions.advance(session.id, target, now=now, fields=fields)
+            deps.sessions.advance(session.id, target, now=now, cause=cause, fields=fields)
         return deps.sessions.get(session.id) or session
 
     def _unreachable(
@@ -234,18 +235,18 @@ class Following:
                 continue
             except ProviderRejected as exc:
                 logger.info("provider refused the last look", session_id=session.id, reason=exc.reason)
-                self._finalizer.finalize(session, deadline.after_refusal(session, exc))
+                self._finalizer.finalize(session, deadline.after_refusal(session, exc), cause=Cause.DEADLINE)
                 return None
-            current = self.apply(session, observation)
+            current = self.apply(session, observation, cause=Cause.POLL)
             if current.status.is_final:
                 return None
             if current.expires_at > self._deps.clock():
                 return current  # e.g. a review began at the last moment: followed for its own limit
-            self._finalizer.finalize(current, deadline.without_verdict(current))
+            self._finalizer.finalize(current, deadline.without_verdict(current), cause=Cause.DEADLINE)
             return None
         assert failure is not None
         result = deadline.after_unreachable(session, failure.reason, interval, tries)
-        self._finalizer.finalize(session, result)
+        self._finalizer.finalize(session, result, cause=Cause.DEADLINE)
         return None
 
 

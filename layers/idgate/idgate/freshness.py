@@ -15,7 +15,7 @@ from datetime import timedelta
 from aws_lambda_powertools import Logger
 
 from idgate import schedule
-from idgate.domain import Session, Status
+from idgate.domain import Cause, Session, Status
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.following import Following
 from idgate.ports import Dependencies
@@ -51,4 +51,4 @@ class Freshness:
             # Only the follow-up's own looks count failures and decide an error.
             logger.info("a reader's look failed; the stored session is served", reason=exc.reason)
             return session
-        return self._following.apply(session, observation)
+        return self._following.apply(session, observation, cause=Cause.POLL)

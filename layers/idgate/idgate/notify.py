@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # a type only: the publisher function imports this module and
 
 EVENT_SOURCE = "idgate"
 EVENT_DETAIL_TYPE = "Session Finalized"
+REDACTED_DETAIL_TYPE = "Session Redacted"
 
 
 def final_event_detail(session: Session) -> dict[str, Any]:
@@ -24,6 +25,16 @@ def final_event_detail(session: Session) -> dict[str, Any]:
         "reference": session.reference,
         "result": session.result.model_dump(mode="json") if session.result else None,
         "finalized_at": session.finalized_at.isoformat() if session.finalized_at else None,
+    }
+
+
+def redacted_event_detail(session: Session) -> dict[str, Any]:
+    """The documented `detail` of the event published when a session's personal data was erased."""
+    return {
+        "id": session.id,
+        "provider": session.provider,
+        "status": session.status.value,
+        "redacted_at": session.redacted_at.isoformat() if session.redacted_at else None,
     }
 
 
@@ -40,20 +51,26 @@ class EventPublisher:
         self._client = client
 
     def session_finalized(self, session: Session) -> None:
+        self._put(EVENT_DETAIL_TYPE, final_event_detail(session))
+
+    def session_redacted(self, session: Session) -> None:
+        self._put(REDACTED_DETAIL_TYPE, redacted_event_detail(session))
+
+    def _put(self, detail_type: str, detail: dict[str, Any]) -> None:
         self._client = self._client or _new_client("events")
         answer = self._client.put_events(
             Entries=[
                 {
                     "Source": EVENT_SOURCE,
-                    "DetailType": EVENT_DETAIL_TYPE,
-                    "Detail": json.dumps(final_event_detail(session)),
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
                     "EventBusName": self._bus,
                     "Resources": [],
                 }
             ]
         )
         if answer.get("FailedEntryCount"):
-            raise RuntimeError("EventBridge did not accept the final-status event")
+            raise RuntimeError(f"EventBridge did not accept the {detail_type!r} event")
 
 
 def _without_error_message(parsed: dict[str, Any], **_: Any) -> None:

@@ -16,14 +16,38 @@ raises boto3's TypeError before anything is written.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from idgate.domain import Session, Status
+from idgate.domain import Cause, Session, Status
 
 #: What only an open session needs: personal data or a secret (Jekimo's login URL holds its token), and
 #: `open_client`, the key of the index of a client's open sessions. A final status removes them.
 OPEN_ONLY_FIELDS = ("email", "provider_token", "verification_url", "pin_hash", "pin_deadline", "open_client")
+
+#: What a redaction removes besides `result.data` (which it empties): what the client or the provider
+#: could tie to a person. The status, decision, reason codes and times stay.
+REDACTED_FIELDS = ("reference", "provider_ref", "provider_token", "verification_url", "email")
+
+
+@dataclass(frozen=True)
+class EventMarks:
+    """The attributes of one kind of announced event: it is due once `due` exists, claimed by a publisher
+    at `claimed`, and out once `published` is true."""
+
+    due: str
+    claimed: str
+    published: str
+
+
+#: The events published from the table's change stream (idgate.announcing), each once per session.
+ANNOUNCED_EVENTS = {
+    "finalized": EventMarks(due="finalized_at", claimed="event_claimed_at", published="event_published"),
+    "redacted": EventMarks(
+        due="redacted_at", claimed="redaction_claimed_at", published="redaction_published"
+    ),
+}
 
 
 class SessionRepository(Protocol):
@@ -65,12 +89,18 @@ class SessionRepository(Protocol):
         target: Status,
         *,
         now: datetime,
+        cause: Cause,
         fields: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
         pin_try_limit: int | None = None,
     ) -> bool:
         """Moves the session to `target`, with `fields` set and `remove` removed, if its current status
         may move there (`domain.can_move`). True when written.
+
+        The same write appends the change to `history`: `{"at": now, "status": target, "reasons": the
+        reasons of `fields["result"]` if any, "cause": cause}` (a `domain.StatusChange`), so that the
+        history holds every change that was written and nothing else. `fields` or `remove` naming
+        `history` is a ValueError.
 
         With `pin_try_limit`, the same write also counts a PIN try (`pin_attempts` + 1, a missing count
         being 0) and applies only if the session is `awaiting_pin` with fewer than `pin_try_limit` tries
@@ -117,21 +147,32 @@ class SessionRepository(Protocol):
         callers pass aware UTC datetimes."""
         ...
 
-    def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
-        """Claims the right to publish a final session's event (stores `event_claimed_at` = now), so that
-        two triggers cannot both publish. True when claimed. False when the session is not final (has no
-        `finalized_at`), its event is published, it is claimed and the claim is not older than
-        `stale_after` (a claim exactly that old is still held), or there is no such id. Claim times are
-        compared as ISO strings, as stored: callers pass aware UTC datetimes."""
+    def claim_event(
+        self, session_id: str, *, now: datetime, stale_after: timedelta, event: str = "finalized"
+    ) -> bool:
+        """Claims the right to publish the session's `event`, a key of ANNOUNCED_EVENTS (stores its
+        `claimed` attribute = now), so that two triggers cannot both publish. True when claimed. False
+        when the event is not due (no `due` attribute: the session is not final, or not redacted), is
+        published, is claimed and the claim is not older than `stale_after` (a claim exactly that old is
+        still held), or there is no such id. Claim times are compared as ISO strings, as stored: callers
+        pass aware UTC datetimes."""
         ...
 
-    def release_event_claim(self, session_id: str) -> None:
-        """Removes the claim (after a publish that failed), so the next trigger may claim at once.
-        No effect on an unclaimed session or an unknown id."""
+    def release_event_claim(self, session_id: str, event: str = "finalized") -> None:
+        """Removes the claim of `event` (after a publish that failed), so the next trigger may claim at
+        once. No effect on an unclaimed session or an unknown id."""
         ...
 
-    def mark_event_published(self, session_id: str) -> None:
-        """Records that the event is published: the session can never be claimed again. Unconditional:
-        call it only for a stored session, since on an unknown id DynamoDB creates an item holding only
-        `pk` and `event_published`, which `get` then fails to parse (pydantic ValidationError)."""
+    def mark_event_published(self, session_id: str, event: str = "finalized") -> None:
+        """Records that `event` is published: it can never be claimed again. Unconditional: call it only
+        for a stored session, since on an unknown id DynamoDB creates an item holding only `pk` and the
+        flag, which `get` then fails to parse (pydantic ValidationError)."""
+        ...
+
+    def redact(self, session_id: str, *, status: Status, now: datetime) -> bool:
+        """Erases the personal data of a final session whose status is `status`: removes REDACTED_FIELDS,
+        empties `result.data`, sets `redacted_at` and `updated_at` (now) and appends `{"at": now,
+        "status": status, "reasons": [], "cause": "redact"}` to `history`, in one conditional write. True
+        when written; False, and nothing changed, when the session is not final, not in `status`, has no
+        result, is already redacted, or there is no such id."""
         ...

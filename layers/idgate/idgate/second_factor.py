@@ -8,7 +8,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from idgate.api import Caller
-from idgate.domain import Reason, Result, Session, Status
+from idgate.domain import Cause, Reason, Result, Session, Status
 from idgate.errors import Conflict, ProviderRejected, ValidationFailed
 from idgate.finalizing import Finalizer, declined
 from idgate.ports import Dependencies
@@ -28,7 +28,9 @@ class SecondFactor:
         self._deps = deps
         self._finalizer = finalizer
 
-    def await_code(self, session: Session, observation: Observation, approved: Result, now: datetime) -> None:
+    def await_code(
+        self, session: Session, observation: Observation, approved: Result, now: datetime, *, cause: Cause
+    ) -> None:
         """The provider approved on condition of a second factor: email its code and wait for it."""
         code = observation.second_factor_code
         if not session.email or not code:
@@ -45,6 +47,7 @@ class SecondFactor:
             session.id,
             Status.AWAITING_PIN,
             now=now,
+            cause=cause,
             fields={
                 "pin_hash": hash_pin(code),
                 "pin_deadline": deadline.isoformat(),
@@ -65,7 +68,7 @@ class SecondFactor:
         if session.status is not Status.AWAITING_PIN:
             raise Conflict("the session does not await a PIN", code="pin_not_expected")
         if session.pin_deadline and deps.clock() >= session.pin_deadline:
-            self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED))
+            self._finalizer.finalize(session, declined(session, Reason.PIN_EXPIRED), cause=Cause.PIN)
             raise Conflict("the PIN has expired; start a new verification", code="pin_expired")
         if session.pin_hash and pin_matches(pin, session.pin_hash):
             return self._approve(caller, session, client_secret)
@@ -75,7 +78,9 @@ class SecondFactor:
         remaining = deps.pin_max_attempts - attempts
         logger.info("wrong PIN", session_id=session.id, attempts_remaining=remaining)
         if remaining <= 0:
-            self._finalizer.finalize(session, declined(session, Reason.PIN_ATTEMPTS_EXCEEDED))
+            self._finalizer.finalize(
+                session, declined(session, Reason.PIN_ATTEMPTS_EXCEEDED), cause=Cause.PIN
+            )
             raise PinIncorrect(
                 "wrong PIN; no tries left, the session is declined",
                 code="pin_attempts_exceeded",
@@ -91,7 +96,7 @@ class SecondFactor:
         approved = session.result.model_copy(
             update={"reasons": [*session.result.reasons, Reason.SECOND_FACTOR_VERIFIED.value]}
         )
-        if self._finalizer.finalize(session, approved, pin_try_limit=deps.pin_max_attempts):
+        if self._finalizer.finalize(session, approved, cause=Cause.PIN, pin_try_limit=deps.pin_max_attempts):
             logger.info("PIN verified", session_id=session.id)
             return readable_session(deps.sessions, caller, session.id, client_secret)
         current = readable_session(deps.sessions, caller, session.id, client_secret)
@@ -110,6 +115,8 @@ class SecondFactor:
         sessions = self._deps.sessions
         current = current or readable_session(sessions, caller, session_id, client_secret)
         if not current.status.is_final:
-            self._finalizer.finalize(current, declined(current, Reason.PIN_ATTEMPTS_EXCEEDED))
+            self._finalizer.finalize(
+                current, declined(current, Reason.PIN_ATTEMPTS_EXCEEDED), cause=Cause.PIN
+            )
             current = readable_session(sessions, caller, session_id, client_secret)
         return Conflict(f"the session is already {current.status.value}", code="session_final")

@@ -12,13 +12,14 @@ from typing import Any
 from idgate.announcing import Announcer
 from idgate.api import Caller
 from idgate.canceling import Canceling
-from idgate.domain import Session
+from idgate.domain import Cause, Session
 from idgate.finalizing import Finalizer
 from idgate.follow_state import FollowState
 from idgate.following import Following
 from idgate.freshness import Freshness
 from idgate.ports import Dependencies
 from idgate.providers.base import Image, Observation
+from idgate.redacting import Redacting
 from idgate.second_factor import PinIncorrect, SecondFactor
 from idgate.sessions import Sessions
 from idgate.webhooks import Webhooks
@@ -36,6 +37,7 @@ class Idgate:
         self.sessions = Sessions(deps, self.finalizer, self.following, self.webhooks)
         self.freshness = Freshness(deps, self.following)
         self.canceling = Canceling(deps, self.finalizer)
+        self.redacting = Redacting(deps)
         self.announcer = Announcer(deps.sessions, deps.publisher, clock=deps.clock, sleep=deps.sleep)
 
     # ---- the API -----------------------------------------------------------------------------
@@ -56,6 +58,12 @@ class Idgate:
 
     def cancel_session(self, caller: Caller, session_id: str) -> Session:
         return self.canceling.cancel(caller, session_id)
+
+    def redact_session(self, caller: Caller, session_id: str) -> Session:
+        return self.redacting.redact(caller, session_id)
+
+    def session_history(self, caller: Caller, session_id: str) -> dict[str, Any]:
+        return self.redacting.history(caller, session_id)
 
     def submit_pin(self, caller: Caller, session_id: str, client_secret: str | None, pin: str) -> Session:
         return self.second_factor.submit(caller, session_id, client_secret, pin)
@@ -85,8 +93,8 @@ class Idgate:
     def abort(self, session_id: str) -> None:
         self.following.abort(session_id)
 
-    def apply(self, session: Session, observation: Observation) -> Session:
-        return self.following.apply(session, observation)
+    def apply(self, session: Session, observation: Observation, *, cause: Cause = Cause.WEBHOOK) -> Session:
+        return self.following.apply(session, observation, cause=cause)
 
     # ---- announcing final statuses (the table's change stream) --------------------------------
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from idgate import metrics
 from idgate.api import Caller, CreateSessionRequest
-from idgate.domain import Reason, Session, Status
+from idgate.domain import Cause, Reason, Session, Status, StatusChange
 from idgate.errors import (
     Conflict,
     Forbidden,
@@ -147,6 +147,7 @@ class Sessions:
             provider_ref=started.provider_ref,
             provider_token=started.provider_token,
             verification_url=started.verification_url,
+            history=[StatusChange(at=now, status=Status.PENDING, cause=Cause.CREATE)],
         )
         deps.sessions.add(session)
         metrics.count(metrics.SESSIONS_CREATED, provider=provider.name)
@@ -157,7 +158,7 @@ class Sessions:
             self._following.start(session)
         except Exception as exc:
             logger.exception("could not start following the session", session_id=session.id)
-            self._finalizer.error(session, Reason.INTERNAL_ERROR)
+            self._finalizer.error(session, Reason.INTERNAL_ERROR, cause=Cause.CREATE)
             raise ServiceUnavailable("the session could not be followed; try again") from exc
         return session, client_secret, started.qr_image or qr_data_uri(started.verification_url)
 
@@ -168,7 +169,7 @@ class Sessions:
         """A document image of the session, fetched from the provider and passed through, never stored."""
         session = owned_session(self._deps.sessions, caller, session_id, action="reading document images")
         provider = self._deps.providers.get(session.provider)
-        if side not in ("front", "back") or not isinstance(provider, ImageProvider):
+        if side not in ("front", "back") or not isinstance(provider, ImageProvider) or session.redacted_at:
             raise NotFound("no such image", code="image_not_found")
         if not redacted and not self._deps.allow_unredacted_images:
             raise Forbidden(

@@ -9,15 +9,25 @@ triggers (polls, webhooks, PIN submissions) arrives.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from idgate.domain import FINAL_STATUSES, Session, Status, statuses_before
-from idgate.dynamo import AttributeValues, from_dynamo, is_condition_failure, new_client, to_dynamo
-from idgate.repository import OPEN_ONLY_FIELDS
+from idgate.domain import Cause, Session, Status
+from idgate.dynamo import AttributeValues, is_condition_failure, new_client
+from idgate.repository import ANNOUNCED_EVENTS, REDACTED_FIELDS
+from idgate.session_writes import (
+    SessionUpdate,
+    advance_update,
+    epoch,
+    history_entry,
+    open_update,
+    session_from_item,
+    session_item,
+)
+
+__all__ = ["SessionStore", "epoch", "session_from_item", "session_item"]
 
 PROVIDER_REF_INDEX = "by_provider_ref"
 OPEN_BY_CLIENT_INDEX = "open_by_client"
@@ -25,80 +35,8 @@ OPEN_BY_CLIENT_INDEX = "open_by_client"
 #: store used it (`Key(...).eq(...)`): the requests DynamoDB receives stayed the same.
 _PROVIDER_REF_CONDITION = "(#n0 = :v0 AND #n1 = :v1)"
 _OPEN_CLIENT_CONDITION = "#n0 = :v0"
-
-
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-# What each write of a session stores is computed here, apart from the table calls, so that the
-# in-memory repository of the tests (tests/support/memory_store.py) stores exactly the same.
-
-
-def session_item(session: Session, *, retention: timedelta) -> dict[str, Any]:
-    """The item `add` writes: the session in JSON mode (floats as Decimal), `pk` and `expires_ttl`."""
-    item: dict[str, Any] = to_dynamo(session.model_dump(mode="json", exclude_none=True))
-    item["pk"] = session.id
-    item["expires_ttl"] = epoch(session.expires_at + retention)
-    if not session.status.is_final:
-        item["open_client"] = session.client_id
-    return item
-
-
-def session_from_item(item: Mapping[str, Any]) -> Session:
-    return Session.model_validate(from_dynamo(dict(item)))
-
-
-@dataclass(frozen=True)
-class SessionUpdate:
-    """One conditional update: the attributes it sets (ready for DynamoDB) and removes, applied only
-    if the session exists and is in one of the `allowed` statuses (none: it never applies)."""
-
-    values: dict[str, Any]
-    removed: list[str]
-    allowed: list[Status]
-    #: When set, the write also counts a PIN try and applies only if fewer than this many were counted.
-    pin_try_limit: int | None = None
-
-
-def advance_update(
-    target: Status,
-    *,
-    now: datetime,
-    fields: Mapping[str, Any] | None,
-    remove: Iterable[str],
-    retention: timedelta,
-    pin_try_limit: int | None = None,
-) -> SessionUpdate:
-    values: dict[str, Any] = {"status": target.value, "updated_at": now.isoformat(), **(fields or {})}
-    removed = list(remove)
-    if "expires_at" in values and target not in FINAL_STATUSES:
-        # A session followed for longer (PIN, review) must not be removed while it is still open.
-        values["expires_ttl"] = epoch(datetime.fromisoformat(values["expires_at"]) + retention)
-    if target in FINAL_STATUSES:
-        values["finalized_at"] = now.isoformat()
-        values["expires_ttl"] = epoch(now + retention)
-        removed += OPEN_ONLY_FIELDS
-    update = _update_of(values, removed, allowed=statuses_before(target))
-    if pin_try_limit is None:
-        return update
-    if "pin_attempts" in values:
-        raise ValueError("a write that counts a PIN try cannot also set pin_attempts")
-    return SessionUpdate(update.values, update.removed, [Status.AWAITING_PIN], pin_try_limit)
-
-
-def open_update(*, now: datetime, fields: Mapping[str, Any]) -> SessionUpdate:
-    values = {"updated_at": now.isoformat(), **fields}
-    open_statuses = [status for status in Status if status not in FINAL_STATUSES]
-    return _update_of(values, [], allowed=open_statuses)
-
-
-def _update_of(values: Mapping[str, Any], removed: list[str], *, allowed: list[Status]) -> SessionUpdate:
-    return SessionUpdate(
-        values={name: to_dynamo(value) for name, value in values.items()},
-        removed=list(dict.fromkeys(removed)),
-        allowed=allowed,
-    )
+#: The entry of a status change goes into the same conditional write as the change itself.
+_APPEND_HISTORY = "#history = list_append(if_not_exists(#history, :no_history), :history_entry)"
 
 
 class SessionStore:
@@ -145,6 +83,7 @@ class SessionStore:
         target: Status,
         *,
         now: datetime,
+        cause: Cause,
         fields: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
         pin_try_limit: int | None = None,
@@ -154,6 +93,7 @@ class SessionStore:
         update = advance_update(
             target,
             now=now,
+            cause=cause,
             fields=fields,
             remove=remove,
             retention=self._retention,
@@ -208,24 +148,68 @@ class SessionStore:
             values={":now": now.isoformat(), ":since": (now - every).isoformat()},
         )
 
-    def claim_event(self, session_id: str, *, now: datetime, stale_after: timedelta) -> bool:
-        """Claims the right to publish a final session's event, so that two triggers cannot both publish.
-        A claim whose publisher died (older than `stale_after`) may be taken over."""
+    def claim_event(
+        self, session_id: str, *, now: datetime, stale_after: timedelta, event: str = "finalized"
+    ) -> bool:
+        """Claims the right to publish a session's `event` (repository.ANNOUNCED_EVENTS), so that two
+        triggers cannot both publish. A claim whose publisher died (older than `stale_after`) may be
+        taken over."""
+        marks = ANNOUNCED_EVENTS[event]
         return self._conditional_update(
             session_id,
-            UpdateExpression="SET event_claimed_at = :now",
+            UpdateExpression="SET #claimed = :now",
             ConditionExpression=(
-                "attribute_exists(finalized_at) AND NOT event_published = :true"
-                " AND (attribute_not_exists(event_claimed_at) OR event_claimed_at < :stale)"
+                "attribute_exists(#due) AND NOT #published = :true"
+                " AND (attribute_not_exists(#claimed) OR #claimed < :stale)"
             ),
+            ExpressionAttributeNames={
+                "#claimed": marks.claimed,
+                "#published": marks.published,
+                "#due": marks.due,
+            },
             values={":now": now.isoformat(), ":stale": (now - stale_after).isoformat(), ":true": True},
         )
 
-    def release_event_claim(self, session_id: str) -> None:
-        self._update_item(session_id, UpdateExpression="REMOVE event_claimed_at")
+    def release_event_claim(self, session_id: str, event: str = "finalized") -> None:
+        self._update_item(
+            session_id,
+            UpdateExpression="REMOVE #claimed",
+            ExpressionAttributeNames={"#claimed": ANNOUNCED_EVENTS[event].claimed},
+        )
 
-    def mark_event_published(self, session_id: str) -> None:
-        self._update_item(session_id, UpdateExpression="SET event_published = :true", values={":true": True})
+    def mark_event_published(self, session_id: str, event: str = "finalized") -> None:
+        self._update_item(
+            session_id,
+            UpdateExpression="SET #published = :true",
+            ExpressionAttributeNames={"#published": ANNOUNCED_EVENTS[event].published},
+            values={":true": True},
+        )
+
+    def redact(self, session_id: str, *, status: Status, now: datetime) -> bool:
+        """Erases a final session's personal data in one conditional write, with its history entry."""
+        names = {"#status": "status", "#result": "result", "#data": "data", "#history": "history"}
+        names.update({f"#r{index}": name for index, name in enumerate(REDACTED_FIELDS)})
+        removed = ", ".join(f"#r{index}" for index in range(len(REDACTED_FIELDS)))
+        entry = history_entry(now=now, status=status, cause=Cause.REDACT)
+        return self._conditional_update(
+            session_id,
+            UpdateExpression=(
+                f"SET redacted_at = :now, updated_at = :now, #result.#data = :no_data, {_APPEND_HISTORY}"
+                f" REMOVE {removed}"
+            ),
+            ConditionExpression=(
+                "attribute_exists(finalized_at) AND attribute_exists(#result) AND #status = :status"
+                " AND attribute_not_exists(redacted_at)"
+            ),
+            ExpressionAttributeNames=names,
+            values={
+                ":now": now.isoformat(),
+                ":no_data": {},
+                ":status": status.value,
+                ":no_history": [],
+                ":history_entry": [entry],
+            },
+        )
 
     def _update(self, session_id: str, update: SessionUpdate) -> bool:
         names = {"#status": "status"}
@@ -238,6 +222,10 @@ class SessionStore:
         if update.pin_try_limit is not None:
             assignments.append("pin_attempts = if_not_exists(pin_attempts, :zero) + :one")
             expression_values.update({":zero": 0, ":one": 1, ":pin_limit": update.pin_try_limit})
+        if update.history_entry is not None:
+            names["#history"] = "history"
+            assignments.append(_APPEND_HISTORY)
+            expression_values.update({":no_history": [], ":history_entry": [update.history_entry]})
         expression = "SET " + ", ".join(assignments)
         if update.removed:
             for index, name in enumerate(update.removed):

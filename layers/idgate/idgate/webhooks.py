@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger
 
 from idgate import metrics
 from idgate.api import Caller
+from idgate.domain import Cause
 from idgate.errors import (
     Forbidden,
     NotFound,
@@ -122,9 +123,9 @@ class Webhooks:
             except ProviderRejected as exc:
                 logger.warning("provider refused the re-read", reason=exc.reason)
                 metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
-                applied |= self._finalizer.error(session, exc.reason)
+                applied |= self._finalizer.error(session, exc.reason, cause=Cause.WEBHOOK)
                 continue
-            current = self._following.apply(session, observation)
+            current = self._following.apply(session, observation, cause=Cause.WEBHOOK)
             applied |= current.status is not session.status
             logger.info("webhook applied", status=current.status.value)
         return applied
