@@ -40,11 +40,17 @@ def fan_out(record: DynamoDBRecord) -> None:
     # (`event_published`) come after the record that finalized it, which was fanned out.
     if not image or not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
         return
+    logger.thread_safe_append_keys(session_id=session_id)
+    # A redaction (DELETE /v1/sessions/{id}) erases the payloads kept for the session's deliveries too; the
+    # records after it (its event marked published) have nothing more to do.
+    if "redacted_at" in image:
+        if image.get("redaction_published") is not True:
+            default_fanout().session_redacted(session_id)
+        return
     if image.get("event_published") is True:
         return
     from idgate.session_writes import session_from_item  # with the fan-out's dependencies, not at cold start
 
-    logger.thread_safe_append_keys(session_id=session_id)
     default_fanout().session_changed(session_from_item(image))
 
 

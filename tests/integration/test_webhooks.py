@@ -206,3 +206,43 @@ def test_nothing_is_delivered_to_an_address_idgate_must_not_call(
         assert delivery["last_error"] == "webhook_address_not_allowed"
         assert delivery["last_status_code"] is None
         assert receiver.requests == []
+
+
+def test_a_redacted_sessions_delivery_payloads_are_removed_and_a_replay_sends_nothing_of_it(
+    integration: Integration, endpoints: Endpoints
+):
+    with scripted_server(acknowledged) as receiver:
+        endpoint = endpoints.create(receiver.url)
+        session_id = finalize(integration)
+        eventually(lambda: session_id in received_sessions(receiver), timeout=15)
+
+        # When the session is redacted (DELETE /v1/sessions/{id})
+        answer = requests.delete(
+            f"{integration.api}/v1/sessions/{session_id}", headers=SECRET_KEY, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+
+        # Then the webhooks table keeps its delivery without the payload
+        table = integration.client("dynamodb")
+
+        def payload_gone() -> bool:
+            assert integration.stack.provisioned is not None
+            items = table.scan(TableName=integration.stack.provisioned.tables["WebhooksTable"])["Items"]
+            mine = [i for i in items if i.get("session_id", {}).get("S") == session_id]
+            return bool(mine) and all("payload" not in i for i in mine)
+
+        eventually(payload_gone, timeout=15)
+        # and a replay sends nothing of it
+        before = len(receiver.requests)
+        replayed = requests.post(
+            f"{endpoints.api}/{endpoint['id']}/replay",
+            json={"since": "2020-01-01T00:00:00Z"},
+            headers=SECRET_KEY,
+            timeout=10,
+        )
+        assert replayed.status_code == 202
+        eventually(
+            lambda: any(d["last_error"] == "session_redacted" for d in endpoints.deliveries(endpoint["id"])),
+            timeout=15,
+        )
+        assert len(receiver.requests) == before

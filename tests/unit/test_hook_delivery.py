@@ -282,3 +282,35 @@ def test_a_try_whose_invocation_died_is_taken_again_once_stale_and_not_before(ho
     hooks.clock.advance(120)
     assert deliverer.handle(message) == "stale"
     assert len(receiver.sent) == 1
+
+
+def test_a_redacted_sessions_payloads_are_removed_and_never_sent_again(hooks: Hooks):
+    # Given a review and a final event of a session delivered to two endpoints, and another session's
+    first, _ = hooks.endpoints.create(SHOP, {"url": URL, "events": ["session.updated", "session.finalized"]})
+    hooks.endpoints.create(SHOP, {"url": URL + "/2"})
+    hooks.fanout.session_changed(session(hooks, Status.REVIEW))
+    hooks.fanout.session_changed(session(hooks))
+    other = session(hooks).model_copy(update={"id": "ses_zyxwvutsrqponmlkjihg"})
+    hooks.fanout.session_changed(other)
+    messages = [m for m, _ in hooks.messages()]
+    assert len(messages) == 5
+
+    # When the session is redacted
+    assert hooks.fanout.session_redacted("ses_abcdefghijklmnopqrstu") == 3
+
+    # Then no item holds its payload any more, the other session's stay, and a try sends nothing
+    items = [item for item in hooks.raw_items() if item["pk"]["S"].startswith("endpoint#")]
+    kept = {item["session_id"]["S"]: "payload" in item for item in items}
+    assert kept == {"ses_abcdefghijklmnopqrstu": False, "ses_zyxwvutsrqponmlkjihg": True}
+    receiver = Receiver()
+    deliverer = hooks.deliverer(post=receiver, resolve=resolve)
+    outcomes = sorted(deliverer.handle(m) for m in messages)
+    assert outcomes == ["session_redacted"] * 3 + ["succeeded"] * 2
+    assert {json.loads(body)["data"]["id"] for _, _, body in receiver.sent} == {"ses_zyxwvutsrqponmlkjihg"}
+    redacted = [d for d in hooks.endpoints.deliveries(SHOP, first.id) if d.session_id.endswith("qrstu")]
+    assert {d.last_error for d in redacted} == {"session_redacted"}
+    # and a replay of them sends nothing either
+    hooks.endpoints.replay(SHOP, first.id, {"since": "2020-01-01T00:00:00Z"})
+    for message, _ in hooks.messages():
+        deliverer.handle(message)
+    assert all(json.loads(body)["data"]["id"] != "ses_abcdefghijklmnopqrstu" for _, _, body in receiver.sent)

@@ -93,6 +93,9 @@ class Deliverer:
         if endpoint is None:
             self._record(delivery, attempt, status=DeliveryStatus.FAILED, error="endpoint_deleted")
             return "endpoint_deleted"
+        if delivery.payload is None:
+            self._record(delivery, attempt, status=DeliveryStatus.FAILED, error="session_redacted")
+            return "session_redacted"
         if endpoint.status is EndpointStatus.DISABLED:
             self._record(delivery, attempt, status=DeliveryStatus.FAILED, error="endpoint_disabled")
             return "endpoint_disabled"
@@ -105,6 +108,7 @@ class Deliverer:
         return self._failed(endpoint, delivery, attempt, outcome)
 
     def _send(self, endpoint: Endpoint, delivery: Delivery) -> transport.Outcome:
+        assert delivery.payload is not None, "a redacted delivery is never sent"
         try:
             target = urls.resolve_target(
                 endpoint.url, allow_insecure=self.allow_insecure_urls, resolve=self.resolve

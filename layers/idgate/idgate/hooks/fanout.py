@@ -19,7 +19,15 @@ from aws_lambda_powertools import Logger
 from idgate.api import session_view
 from idgate.domain import Session
 from idgate.hooks.endpoints import Queue
-from idgate.hooks.model import Attempt, Delivery, EndpointStatus, EventType, event_id, event_of
+from idgate.hooks.model import (
+    Attempt,
+    Delivery,
+    EndpointStatus,
+    EventType,
+    event_id,
+    event_ids_of,
+    event_of,
+)
 from idgate.hooks.store import HookStore
 
 logger = Logger(service="idgate", child=True)
@@ -54,6 +62,7 @@ class Fanout:
         ) or session.updated_at
         body = payload(event_type, occurred_at, session)
         queued = 0
+        made: list[Delivery] = []
         for endpoint in self._store.endpoints(session.client_id):
             if event_type not in endpoint.events or endpoint.status is EndpointStatus.DISABLED:
                 continue
@@ -68,6 +77,7 @@ class Fanout:
                 created_at=now,
                 next_try_at=now,
             )
+            made.append(delivery)
             if not self._store.add_delivery(delivery):
                 found = self._store.delivery(endpoint.id, occurred_at, identifier)
                 if found is None or found.enqueued:
@@ -87,7 +97,14 @@ class Fanout:
             )
             self._store.mark_enqueued(delivery)
             queued += 1
-        self._store.mark_fanned_out(identifier, occurred_at)
+        self._store.mark_fanned_out(identifier, occurred_at, made)
         if queued:
             logger.info("webhook deliveries queued", session_id=session.id, event_id=identifier, count=queued)
         return queued
+
+    def session_redacted(self, session_id: str) -> int:
+        """Removes the payloads of every delivery of the session's events (its personal data was erased);
+        their records stay, and a try or replay of one sends nothing. How many deliveries it reached."""
+        forgotten = sum(self._store.forget_payloads(identifier) for identifier in event_ids_of(session_id))
+        logger.info("webhook payloads of a redacted session removed", session_id=session_id, count=forgotten)
+        return forgotten

@@ -46,6 +46,13 @@ def event_id(session_id: str, status: Status) -> str:
     return "evt_" + hashlib.sha256(f"{session_id}:{kind}".encode()).hexdigest()[:32]
 
 
+def event_ids_of(session_id: str) -> list[str]:
+    """Every event a session may have had: its non-final changes and its final status."""
+    return [
+        event_id(session_id, status) for status in (Status.PROCESSING, Status.REVIEW, Status.AWAITING_PIN)
+    ] + [event_id(session_id, Status.APPROVED)]
+
+
 def event_of(session: Session) -> EventType | None:
     """The event a session's status is, if any: its final status, or a non-final change after creation."""
     if session.status.is_final:
@@ -90,7 +97,8 @@ class Delivery(BaseModel):
     type: EventType
     session_id: str
     occurred_at: datetime
-    payload: str
+    #: The body, signed as it is; None once the session was redacted (nothing is sent any more).
+    payload: str | None = None
     created_at: datetime
     series: int = 1  # a replay starts a new series
     attempts: int = 0

@@ -229,12 +229,30 @@ class HookStore:
         )
         return "Item" in answer
 
-    def mark_fanned_out(self, event_id: str, occurred_at: datetime) -> None:
+    def mark_fanned_out(self, event_id: str, occurred_at: datetime, deliveries: list[Delivery]) -> None:
+        """The event is fanned out, to these deliveries (which a redaction of its session finds here)."""
         item = {
             **self._plain_key(self._event_key(event_id)),
             "expires_ttl": int((occurred_at + self._retention).timestamp()),
+            "deliveries": [
+                {"endpoint_id": d.endpoint_id, "sk": delivery_sort_key(d.occurred_at, d.event_id)}
+                for d in deliveries
+            ],
         }
         self._client.put_item(TableName=self._table, Item=self._values.typed(item))
+
+    def forget_payloads(self, event_id: str) -> int:
+        """Removes the payloads of the event's deliveries (its session was redacted); how many there were."""
+        answer = self._client.get_item(
+            TableName=self._table, Key=self._event_key(event_id), ConsistentRead=True
+        )
+        made = self._values.plain(answer["Item"]).get("deliveries", []) if "Item" in answer else []
+        for delivery in made:
+            key = self._values.typed({"pk": f"endpoint#{delivery['endpoint_id']}", "sk": delivery["sk"]})
+            self._update(
+                key, "SET payload_redacted = :true REMOVE payload", {":true": True}, condition=_EXISTS
+            )
+        return len(made)
 
     # ---- keys and writes -----------------------------------------------------------------------------------
 
