@@ -34,7 +34,7 @@ from devstack.lambdas import (
 from devstack.mail import MailPrinter
 from devstack.provision import Provisioned, provision
 from devstack.queues import QueuePoller
-from devstack.receiver import WebhookReceiver
+from devstack.receiver import WebhookReceiver, registrar
 from devstack.sam_env import write_sam_env_vars
 from devstack.sandboxes import SANDBOXES
 from devstack.sandboxes.base import Sandbox
@@ -198,9 +198,8 @@ class LocalStack:
             self.queue_pollers.append(QueuePoller(queue_source, sqs, self.lambdas.invoke).start())
 
         self.gateway = Gateway(self.template.http_api(self.resolver), self.lambdas.invoke, o.web_root)
-        self.receiver = WebhookReceiver(
-            FaultControl(self.gateway, self.faults), api_url, self._register_endpoint
-        )
+        register = registrar(api_url, DEV_KEYS["secret"])
+        self.receiver = WebhookReceiver(FaultControl(self.gateway, self.faults), api_url, register)
         api.app = self.receiver
         api.start()
         if o.print_mail:
@@ -226,24 +225,6 @@ class LocalStack:
                 log.warning("no webhook URL for %s (HTTP %d)", provider, answer.status_code)
             return None
         return str(answer.json()["url"])
-
-    def _register_endpoint(self, url: str) -> dict[str, Any]:
-        """Registers the demo receiver's URL as a webhook endpoint of the dev client, as its backend would."""
-        assert self.urls is not None, "start() first"
-        answer = requests.post(
-            f"{self.urls.api}/v1/webhook-endpoints",
-            json={
-                "url": url,
-                "events": ["session.finalized", "session.updated"],
-                "description": "demo receiver",
-            },
-            headers={"Authorization": f"Bearer {DEV_KEYS['secret']}"},
-            timeout=10,
-        )
-        if answer.status_code != 201:
-            raise ValueError(f"the API refused the endpoint: {answer.text}")
-        created: dict[str, Any] = answer.json()
-        return created
 
     def _start_sandbox(self, sandbox_type: type[Sandbox], shown_host: str) -> str:
         server = BackgroundServer(None, self.options.host, self.options.port_of(sandbox_type))
