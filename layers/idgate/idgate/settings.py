@@ -56,6 +56,12 @@ class Settings(BaseModel):
     review_follow_hours: int = Field(default=168, ge=1, alias="REVIEW_FOLLOW_HOURS")
     #: How many open sessions one client may have at once; 0: no limit.
     max_open_sessions_per_client: int = Field(default=0, ge=0, alias="MAX_OPEN_SESSIONS_PER_CLIENT")
+    #: The default routing policy of `"provider": "auto"` sessions, JSON (idgate.routing_policy); empty: every
+    #: provider that declares a check, in the registry's order.
+    routing_policy: str = Field(default="", alias="ROUTING_POLICY")
+    #: A provider that failed this many starts in a row is passed over for the cool-down (idgate.breaker).
+    breaker_failures: int = Field(default=3, ge=1, alias="BREAKER_FAILURES")
+    breaker_cooldown_seconds: int = Field(default=60, ge=1, alias="BREAKER_COOLDOWN_SECONDS")
     #: Powertools' own switch, which template.yaml's `Tracing` parameter sets; tracing stays off (and X-Ray is
     #: never imported) unless it is "false" (see idgate.tracing).
     trace_disabled: bool = Field(default=True, alias="POWERTOOLS_TRACE_DISABLED")
