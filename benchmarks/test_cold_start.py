@@ -8,9 +8,10 @@ environment's, precompiled. Nothing may write bytecode (`-B`): /var/task and /op
 Each function's handler module is imported in fresh interpreters, interleaved with the floor (`import boto3`
 and creating one client, with the runtime's packages alone on `sys.path`), each timed by the interpreter
 itself so that process start-up is not counted. The ratio of the medians must stay under COLD_START_RATIO.
-Printed too, not held to it: the same interpreter then builds the dependencies the handler's first invocation
-builds (idgate.wiring's defaults; clients are made, nothing is called), so that a cost moved from the import
-to the first invocation still shows.
+Printed too: the same interpreter then builds the dependencies the handler's first invocation builds
+(idgate.wiring's defaults; clients are made, nothing is called), so that a cost moved from the import to the
+first invocation still shows; that figure is held to COLD_START_RATIO too for the functions that reach it
+(FIRST_INVOCATION_HELD, with tracing off), and only printed for the others.
 
 The functions run on arm64: native extensions built for another machine are given, in the copy measured
 here, this machine's build of the same package version (they load from a file beside the foreign one).
@@ -44,6 +45,11 @@ REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / ".aws-sam" / "build"
 #: The goal: importing a handler costs at most this many times the floor.
 COLD_START_RATIO = 1.25
+#: The functions whose import with their first invocation's dependencies built is held to COLD_START_RATIO
+#: too, as the template deploys them by default (tracing off); the others' figure, and theirs with tracing on
+#: (the X-Ray SDK's import, about 0.2 of the floor where nothing imported its dependencies before), are
+#: printed: README, "cold starts", says what keeps them above it.
+FIRST_INVOCATION_HELD = ("AuthorizerFunction", "KeysFunction")
 #: Interleaved runs of each function's import and of the floor; the medians are compared.
 ROUNDS = 15
 #: Every function of template.yaml (the layout fixture checks that none is missing).
@@ -265,13 +271,16 @@ def test_cold_start_against_the_floor(benchmark, layout, state, tracing, logical
         ready_ms=round(ready * 1000),
         ready_ratio=round(ready / floor, 2),
     )
+    held = logical_id in FIRST_INVOCATION_HELD and tracing == "Disabled"
     state(
         f"{logical_id}, tracing {tracing}: import {handler * 1000:.0f} ms / floor {floor * 1000:.0f} ms"
         f" = {ratio:.2f}"
         f" (goal <= {COLD_START_RATIO}); with its dependencies built: {ready * 1000:.0f} ms"
-        f" = {ready / floor:.2f}"
+        f" = {ready / floor:.2f}{f' (goal <= {COLD_START_RATIO})' if held else ''}"
     )
     assert ratio <= COLD_START_RATIO, json.dumps(benchmark.extra_info)
+    if held:
+        assert ready / floor <= COLD_START_RATIO, json.dumps(benchmark.extra_info)
 
 
 def test_tracing_start_against_the_floor(benchmark, layout, state):

@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from idgate.apikeys import administer
 from idgate.errors import IdgateError
+from idgate.key_admin import administer
 from idgate.logs import log_invocation
 from idgate.wiring import default_key_store, freeze_long_lived
 

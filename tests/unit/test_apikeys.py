@@ -11,8 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from idgate.apikeys import administer, authorize, bearer_key
+from idgate.apikeys import authorize, bearer_key
 from idgate.errors import NotFound, ValidationFailed
+from idgate.key_admin import administer
 from idgate.keystore import KeyStore
 from tests.support.tables import create_template_tables
 

@@ -60,7 +60,10 @@ def test_importing_a_handler_leaves_the_heavy_modules_for_first_use(function):
 #: What a function's first invocation builds (idgate.wiring) leaves out, because that function never uses it:
 #: the publisher builds the session store and the event publisher only, the authorizer and the keys function
 #: the key store only; no function builds boto3's DynamoDB resource (idgate.dynamo says why), and only the
-#: API's session creation draws a QR code (segno).
+#: API's session creation draws a QR code (segno). The authorizer and the keys function import no pydantic
+#: (the settings are a dataclass, idgate.settings): the authorizer validates nothing, the keys function its
+#: commands with pydantic-core's validators alone (idgate.key_admin); pydantic and its first model were
+#: about 0.25 of the floor of their cold starts (README, "cold starts").
 NEVER_BUILT = {
     "api": ("boto3.dynamodb.table", "segno"),
     "webhook": ("boto3.dynamodb.table", "segno"),
@@ -73,8 +76,24 @@ NEVER_BUILT = {
         "idgate.follow_state",
         "idgate.api",
     ),
-    "authorizer": ("boto3.dynamodb.table", "requests", "idgate.service", "idgate.store", "idgate.domain"),
-    "keys": ("boto3.dynamodb.table", "requests", "idgate.service", "idgate.store", "idgate.domain"),
+    "authorizer": (
+        "boto3.dynamodb.table",
+        "requests",
+        "idgate.service",
+        "idgate.store",
+        "idgate.domain",
+        "idgate.key_admin",
+        "pydantic",
+        "pydantic_core",
+    ),
+    "keys": (
+        "boto3.dynamodb.table",
+        "requests",
+        "idgate.service",
+        "idgate.store",
+        "idgate.domain",
+        "pydantic",
+    ),
 }
 BUILD_PROBE = """
 import json, sys

@@ -12,7 +12,7 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from botocore import xform_name
 
 from devstack.template import REPO_ROOT, Resolver
 from idgate.providers.registry import PROVIDERS
-from idgate.settings import Settings
+from idgate.settings import Settings, variable_of
 from tests.support.permissions import declared, function_ids, resolver, template
 
 LAYER = REPO_ROOT / "layers" / "idgate" / "idgate"
@@ -320,12 +320,13 @@ def tables_of_owners() -> dict[str, str]:
     given (`settings.sessions_table`), that setting's variable, and the template's value for it."""
     variables = template().document["Globals"]["Function"]["Environment"]["Variables"]
     tree = ast.parse((LAYER / "wiring.py").read_text())
+    settings_fields = {field.name for field in fields(Settings)}
     owners = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
             first = node.args[0]
-            if isinstance(first, ast.Attribute) and first.attr in Settings.model_fields:
-                value = variables.get(Settings.model_fields[first.attr].alias)
+            if isinstance(first, ast.Attribute) and first.attr in settings_fields:
+                value = variables.get(variable_of(first.attr))
                 if isinstance(value, dict) and value.get("Ref") in template().tables():
                     owners[node.func.id] = value["Ref"]
     return owners

@@ -1,10 +1,11 @@
-"""Pydantic validation errors turned into our stable 422 answer."""
+"""Pydantic validation errors turned into our stable 422 answer (pydantic-core's class, which pydantic's
+models raise too: no import of pydantic for the keys function's commands, idgate.key_admin)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from idgate.errors import ValidationFailed
 
