@@ -54,6 +54,12 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
     parser.add_argument("--poll-interval", type=int, default=5, help="seconds between two provider checks")
     parser.add_argument("--pin-ttl", type=int, default=600, help="seconds a two-factor PIN is valid")
     parser.add_argument(
+        "--provider-cooldown",
+        type=_at_least_one,
+        default=60,
+        help="seconds a provider that failed three starts in a row is passed over by the routing",
+    )
+    parser.add_argument(
         "--lambda-concurrency",
         type=_at_least_one,
         default=DEFAULT_CONCURRENCY,
@@ -83,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         allow_unredacted_images=values.pop("allow_unredacted_images"),
         poll_interval=values.pop("poll_interval"),
         pin_ttl=values.pop("pin_ttl"),
+        provider_cooldown=values.pop("provider_cooldown"),
         lambda_concurrency=values.pop("lambda_concurrency"),
         template=values.pop("template"),
         env_vars_file=values.pop("env_vars_file"),

@@ -87,4 +87,5 @@ def created_view(session: Session, *, client_secret: str, qr_code: str) -> dict[
         "qr_code": qr_code,
         "expires_at": _time(session.expires_at),
         "created_at": _time(session.created_at),
+        "routing": session.routing.model_dump(mode="json") if session.routing else None,
     }

@@ -54,7 +54,7 @@ def parsed_policy(raw: Any, providers: Mapping[str, Provider]) -> Policy:
                 raise ValidationFailed(f"unknown provider {name!r}; known: {known}", code="unknown_provider")
             if check not in checks_of(provider):
                 raise ValidationFailed(
-                    f"{name} cannot check {check}", code="provider_cannot_check", check=check
+                    f"{name} cannot check {check}", code="provider_cannot_check", check=check, provider=name
                 )
         policy[check] = list(names)
     return policy
