@@ -72,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         help="leave AllowInsecureWebhookUrls off: webhook endpoints must then be https to public addresses",
     )
     parser.add_argument(
+        "--provider-cooldown",
+        type=_at_least_one,
+        default=60,
+        help="seconds a provider that failed three starts in a row is passed over by the routing",
+    )
+    parser.add_argument(
         "--lambda-concurrency",
         type=_at_least_one,
         default=DEFAULT_CONCURRENCY,
@@ -103,6 +109,7 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         pin_ttl=values.pop("pin_ttl"),
         delivery_backoff_scale=values.pop("delivery_backoff_scale"),
         allow_insecure_webhook_urls=not values.pop("secure_webhook_urls"),
+        provider_cooldown=values.pop("provider_cooldown"),
         lambda_concurrency=values.pop("lambda_concurrency"),
         template=values.pop("template"),
         env_vars_file=values.pop("env_vars_file"),

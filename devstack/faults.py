@@ -56,6 +56,7 @@ class FaultSettings:
     services: tuple[str, ...] = SERVICES
     aws_errors: tuple[str, ...] | None = None  # the error codes given; None: all of each service's
     seed: int | None = None  # None: one chosen at random
+    providers_down: tuple[str, ...] = ()  # sandboxes that refuse every API call (503), whatever the share
 
     @classmethod
     def from_arguments(cls, values: dict[str, Any]) -> FaultSettings:
@@ -68,6 +69,7 @@ class FaultSettings:
             aws_faults=values.pop("aws_faults"),
             services=tuple(values.pop("aws_fault_services")),
             seed=values.pop("fault_seed"),
+            providers_down=tuple(values.pop("provider_down")),
         )
 
     def changed(self, changes: Mapping[str, Any]) -> FaultSettings:
@@ -87,6 +89,8 @@ class FaultSettings:
                 values[name] = value
             elif name == "provider_kinds":
                 values[name] = _weights(value)
+            elif name == "providers_down":
+                values[name] = _names(name, value, nullable=True) or ()
             else:
                 values[name] = _names(name, value, nullable=name != "services")
         return dataclasses.replace(self, **values)
@@ -135,7 +139,8 @@ class StackFaults:
             return self._apply(settings, reseed)
 
     def _apply(self, settings: FaultSettings, reseed: bool) -> FaultSettings:
-        unknown = set(settings.providers or ()) - self._provider_names
+        unknown = set(settings.providers or ()) | set(settings.providers_down)
+        unknown -= self._provider_names
         if unknown:
             raise ValueError(f"providers are some of {', '.join(sorted(self._provider_names))}")
         if settings.seed is None:
@@ -150,7 +155,7 @@ class StackFaults:
         ProviderFaults.check(settings.provider_faults, **provider)
         AwsFaults.check(settings.aws_faults, **aws)
         seed = settings.seed if reseed else None
-        self.provider.configure(settings.provider_faults, seed=seed, **provider)
+        self.provider.configure(settings.provider_faults, seed=seed, down=settings.providers_down, **provider)
         self.aws.configure(settings.aws_faults, seed=seed, **aws)
         self.settings = settings
         log.log(
@@ -161,6 +166,8 @@ class StackFaults:
             "/".join(settings.services) or "no AWS",
             settings.seed,
         )
+        if settings.providers_down:
+            log.info("down: the %s sandbox(es) refuse every API call", ", ".join(settings.providers_down))
         return settings
 
     def update(self, changes: Mapping[str, Any] | None = None, /, **named: Any) -> FaultSettings:
@@ -238,6 +245,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="share (0-1) of the DynamoDB, EventBridge and SES v2 calls that fail")  # fmt: skip
     add("--aws-fault-services", type=_names_of(SERVICES), default=list(SERVICES), metavar="LIST",
         help=f"the AWS services faulted: some of {','.join(SERVICES)} (default: all)")  # fmt: skip
+    add("--provider-down", type=_list, default=[], metavar="LIST",
+        help="sandboxes that refuse every API call (503), comma-separated, e.g. jekimo")  # fmt: skip
     add(
         "--fault-seed",
         type=int,
@@ -245,6 +254,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="repeats a run's faults (default: a random seed, logged)",
     )
+
+
+def _list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _share(text: str) -> float:

@@ -72,6 +72,7 @@ class StackOptions:
     sandbox_wrapper: SandboxWrapper | None = None
     allow_unredacted_images: bool = False
     poll_interval: int = 5  # the template's PollIntervalSeconds
+    provider_cooldown: int = 60  # the template's ProviderCooldownSeconds (the routing's breaker)
     pin_ttl: int = 600
     #: Invocations of one function that run at once, each in its own execution environment (more wait).
     lambda_concurrency: int = DEFAULT_CONCURRENCY
@@ -159,6 +160,7 @@ class LocalStack:
         parameters = {
             PUBLIC_URL_PARAMETER: api_url,
             POLL_PARAMETER: o.poll_interval,
+            "ProviderCooldownSeconds": o.provider_cooldown,
             "ReturnUrlAllowedHosts": LOCAL_RETURN_URL_HOSTS,
             "AllowUnredactedImages": "true" if o.allow_unredacted_images else "false",
             "AllowInsecureWebhookUrls": "true" if o.allow_insecure_webhook_urls else "false",

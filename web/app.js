@@ -23,11 +23,12 @@ const FINAL_STATUSES = new Set(["approved", "declined", "expired", "error"]);
 const FATAL_HTTP_STATUSES = new Set([400, 401, 403, 404]);
 
 /*
- * Providers come from GET /v1/providers: { providers: [{ name, title, uses_email, options }] }, where
- * `options` is the JSON schema of the provider's options. The form is built from it, so a provider
- * added to the deployment appears here with no change to this page.
+ * Providers come from GET /v1/providers: { providers: [{ name, title, uses_email, options, checks }],
+ * checks: { <check>: <options schema> } }, where `options` is the JSON schema of the provider's options.
+ * The form is built from it, so a provider added to the deployment appears here with no change to this
+ * page; each check is offered as "any provider" too (`check` set: the session is `"provider": "auto"`).
  */
-let providers = new Map(); // name -> { name, title, uses_email, options }
+let providers = new Map(); // name -> { name, title, uses_email, options, check? }
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -255,11 +256,27 @@ function showSession(created) {
 
   $("session-id").textContent = created.id;
   showExpiry(created.expires_at);
+  showRouting(created.routing);
 
   $("pin").value = "";
   $("result").replaceChildren();
   $("result").hidden = true;
   $("session").hidden = false;
+}
+
+/** For an "any provider" check: which provider idgate chose, and why it passed over the others. */
+function showRouting(routing) {
+  const box = $("routing");
+  if (!routing || typeof routing.chosen !== "string") {
+    box.textContent = "";
+    box.hidden = true;
+    return;
+  }
+  const tried = Array.isArray(routing.tried) ? routing.tried : [];
+  const passed = tried.map((attempt) => `${attempt.provider} (${attempt.reason})`).join(", ");
+  box.textContent =
+    `${routing.check} check: ${routing.chosen} chosen` + (passed ? `; passed over: ${passed}` : "");
+  box.hidden = false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,7 +298,9 @@ async function onStart(event) {
   }
   let body;
   try {
-    body = { provider: provider.name, options: readOptions(provider) };
+    body = provider.check
+      ? { provider: "auto", check: provider.check, options: readOptions(provider) }
+      : { provider: provider.name, options: readOptions(provider) };
     const email = $("email").value.trim();
     if (provider.uses_email && email !== "") {
       if (!$("email").checkValidity()) {
@@ -482,6 +501,11 @@ async function loadProviders() {
   try {
     const answer = await callApi("GET", "/v1/providers", { headers: { Authorization: `Bearer ${key}` } });
     providers = new Map(answer.providers.map((provider) => [provider.name, provider]));
+    // "Any provider" for each check: idgate chooses by the routing policy (GET /v1/routing).
+    for (const [check, options] of Object.entries(answer.checks || {})) {
+      const name = `auto-${check}`;
+      providers.set(name, { name, title: `Any provider: ${check} check`, uses_email: false, options, check });
+    }
     clearError("providers");
   } catch (error) {
     providers = new Map();

@@ -77,6 +77,7 @@ class ProviderFaults:
         self._kinds: dict[str, float] = dict.fromkeys(KINDS, 1.0)
         self._slow = DEFAULT_SLOW_SECONDS
         self._hang = DEFAULT_HANG_SECONDS
+        self._down: frozenset[str] = frozenset()
         self._seed = 0
         self._generators: dict[str, random.Random] = {}
         self._counts: dict[str, Counter[str]] = {}
@@ -90,8 +91,10 @@ class ProviderFaults:
         kinds: Mapping[str, float] | None = None,
         slow_seconds: float = DEFAULT_SLOW_SECONDS,
         hang_seconds: float = DEFAULT_HANG_SECONDS,
+        down: Iterable[str] = (),
     ) -> None:
-        """Fault ``share`` (0 to 1) of the API calls of the sandboxes ``names`` (None: all).
+        """Fault ``share`` (0 to 1) of the API calls of the sandboxes ``names`` (None: all), and every API
+        call of the sandboxes ``down`` (a 503: the provider is down, whatever the share).
 
         A ``seed`` restarts every generator from it, and the counts; without one each goes on.
         """
@@ -102,6 +105,7 @@ class ProviderFaults:
             self._names = None if names is None else frozenset(names)
             self._kinds = {kind: weight for kind, weight in weights.items() if weight > 0}
             self._slow, self._hang = slow_seconds, hang_seconds
+            self._down = frozenset(down)
             if seed is not None:
                 self._seed = seed
                 self._generators.clear()
@@ -130,6 +134,10 @@ class ProviderFaults:
     def draw(self, name: str, endpoint: str) -> Fault | None:
         """The fault the sandbox ``name`` answers this call of its API ``endpoint`` with, or None."""
         with self._lock:
+            if name in self._down:
+                self._counts.setdefault(name, Counter())["down"] += 1
+                log.info("%s sandbox: down, %s refused", name, endpoint)
+                return Fault("error", status=503)
             if self._share <= 0.0 or (self._names is not None and name not in self._names):
                 return None
             counts = self._counts.setdefault(name, Counter())

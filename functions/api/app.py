@@ -150,6 +150,17 @@ def session_image(session_id: str, side: str) -> Response[bytes]:
     )
 
 
+@app.get("/v1/routing")
+def routing_policy() -> Response[str]:
+    return json_response(200, default_service().routing_policy(request_caller(app)))
+
+
+@app.put("/v1/routing")
+def replace_routing_policy() -> Response[str]:
+    body = request_json(app)
+    return json_response(200, default_service().replace_routing_policy(request_caller(app), body))
+
+
 @app.get("/v1/providers")
 def providers() -> Response[str]:
     return json_response(200, default_service().providers())

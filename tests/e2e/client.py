@@ -17,6 +17,7 @@ FAST = (
     "--poll-interval", "1", "--jekimo-token-ttl", "8", "--okid-verification-ttl", "12", "--pin-ttl", "30",
     "--datakeen-session-ttl", "20", "--faceki-minute-seconds", "2", "--faceki-token-ttl", "30",
     "--delivery-backoff-scale", "0.01",
+    "--provider-cooldown", "4",
 )  # fmt: skip
 
 

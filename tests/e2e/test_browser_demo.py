@@ -288,3 +288,22 @@ def test_demo_page_registers_the_local_receiver_and_shows_verified_deliveries_an
     acknowledged = rows.and_(page.locator("[data-answered='204']"))
     expect(acknowledged.first).to_have_attribute("data-verified", "true", timeout=30_000)
     assert not problems, problems
+
+
+def test_demo_page_offers_any_provider_for_a_check_and_shows_which_was_chosen(
+    page: Page, stack: RunningStack, api: Api
+) -> None:
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.goto(stack.web)
+
+    # The check's options come from its schema, as a provider's do.
+    page.locator("#provider").select_option("auto-identity")
+    expect(page.locator("fieldset[data-provider='auto-identity']")).to_be_visible()
+    page.locator("#auto-identity-last-name").fill("Dupont")
+    page.locator("#start").click()
+
+    expect(page.locator("#routing")).to_have_text("identity check: datakeen chosen")
+    session = api.get(page.locator("#session-id").inner_text()).json()
+    assert (session["provider"], session["routing"]["chosen"]) == ("datakeen", "datakeen")
+    assert not problems, problems

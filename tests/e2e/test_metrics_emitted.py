@@ -56,5 +56,12 @@ def test_a_verdict_by_webhook_is_counted_where_the_alarms_look(api: Api):
     for line in lines:
         [directive] = line["_aws"]["CloudWatchMetrics"]
         assert directive["Namespace"] == "idgate"
-        assert set(directive["Dimensions"][0]) <= {"service", "provider", "status", "reason", "outcome"}
+        assert set(directive["Dimensions"][0]) <= {
+            "service",
+            "provider",
+            "status",
+            "reason",
+            "outcome",
+            "check",
+        }
         assert created["id"] not in json.dumps(line)

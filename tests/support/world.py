@@ -21,6 +21,7 @@ from idgate.providers.base import (
     StartRequest,
     WebhookRequest,
 )
+from idgate.routing_policy import RoutingPolicies, declared_policy
 from idgate.service import Idgate
 from tests.support.memory_store import InMemorySessionStore, fresh_session_store
 
@@ -192,10 +193,16 @@ def make_world(
 ) -> World:
     """`others`: providers offered besides the scripted one (named "fake")."""
     clock, provider, outside = Clock(), FakeProvider(), Outside()
+    providers = {"fake": provider, **{other.name: other for other in others}}
+    # The routing of "auto" sessions: the declared policy, no client's own, breakers in memory.
+    from tests.support.routing_fakes import MemoryBreakers, MemoryClientPolicies
+
+    more.setdefault("routing", RoutingPolicies(declared_policy(providers), MemoryClientPolicies(), providers))
+    more.setdefault("breakers", MemoryBreakers())
     service = Idgate(
         Dependencies(
             sessions=fresh_session_store(),
-            providers={"fake": provider, **{other.name: other for other in others}},
+            providers=providers,
             starter=outside,
             publisher=outside,
             mailer=outside,

@@ -348,6 +348,8 @@ def test_the_layers_aws_calls_are_found() -> None:
         "idgate.keystore",
         "idgate.idempotency",
         "idgate.shared_token",
+        "idgate.breaker",
+        "idgate.routing_policy",
         "idgate.notify",
         "idgate.secrets",
         "idgate.hooks.store",

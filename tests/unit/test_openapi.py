@@ -4,6 +4,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from devstack.template import load_template
+from idgate.checks import OPTIONS as CHECK_OPTIONS
+from idgate.checks import Check
 from idgate.providers.registry import PROVIDERS, provider_names
 from tests.support.contract import assert_documented, openapi
 
@@ -39,8 +41,16 @@ def test_every_registered_provider_and_its_options_are_documented():
     request = schemas["CreateSessionRequest"]
     branches = {ref["$ref"].rsplit("/", 1)[1] for ref in request["oneOf"]}
     mapping = request["discriminator"]["mapping"]
-    assert list(mapping) == provider_names()
+    assert list(mapping) == ["auto", *provider_names()]
     assert {target.rsplit("/", 1)[1] for target in mapping.values()} == branches
+    checks = schemas["AutoSessionRequest"]["discriminator"]["mapping"]
+    assert list(checks) == [check.value for check in Check]
+    for check, model in CHECK_OPTIONS.items():
+        branch = schemas[checks[check.value].rsplit("/", 1)[1]]["properties"]
+        assert (branch["provider"]["const"], branch["check"]["const"]) == ("auto", check.value)
+        name = model.__name__
+        assert branch["options"]["$ref"] == f"#/components/schemas/{name}", name
+        assert set(schemas[name]["properties"]) == set(model.model_fields), name
     for provider in PROVIDERS:
         branch = schemas[mapping[provider.name].rsplit("/", 1)[1]]["properties"]
         assert branch["provider"]["const"] == provider.name

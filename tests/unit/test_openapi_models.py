@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from idgate.api import CreateSessionRequest, PinRequest
+from idgate.api import AutoSessionRequest, CreateSessionRequest, PinRequest
+from idgate.checks import OPTIONS as CHECK_OPTIONS
+from idgate.checks import Check
 from idgate.hooks.contract import CreateEndpointRequest, ReplayRequest
 from idgate.providers.base import Provider
 from idgate.providers.registry import PROVIDERS, provider_names
@@ -115,6 +117,21 @@ def test_a_create_session_request_is_documented_as_the_model_accepts_it(provider
     assert_documented_as_modelled(
         branch, CreateSessionRequest, base={"provider": provider}, skip=("provider",)
     )
+
+
+@pytest.mark.parametrize("check", list(Check), ids=str)
+def test_a_check_request_and_its_options_are_documented_as_the_models_accept_them(check: Check) -> None:
+    auto = resolve({"$ref": schema_named("CreateSessionRequest")["discriminator"]["mapping"]["auto"]})
+    branch = resolve({"$ref": auto["discriminator"]["mapping"][check.value]})
+    assert (branch["properties"]["provider"], branch["properties"]["check"]) == (
+        {"type": "string", "const": "auto"},
+        {"type": "string", "const": check.value},
+    )
+    base = {"provider": "auto", "check": check.value}
+    assert accepts(AutoSessionRequest, base)
+    assert_documented_as_modelled(branch, AutoSessionRequest, base=base, skip=("provider", "check"))
+    options_base = {"min_age": 18} if check is Check.AGE else {}
+    assert_documented_as_modelled(branch["properties"]["options"], CHECK_OPTIONS[check], base=options_base)
 
 
 def test_the_pin_request_is_documented_as_the_model_accepts_it() -> None:

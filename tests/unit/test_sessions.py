@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, Field, HttpUrl
 
 from idgate.api import Caller
+from idgate.checks import AgeCheckOptions, IdentityCheckOptions
 from idgate.domain import Reason, Status
 from idgate.errors import (
     Conflict,
@@ -217,8 +218,13 @@ def test_the_catalogue_lists_each_provider_with_its_options_schema(world):
                     "title": "FakeOptions",
                     "type": "object",
                 },
+                "checks": [],  # it declares none
             }
-        ]
+        ],
+        "checks": {
+            "age": AgeCheckOptions.model_json_schema(),
+            "identity": IdentityCheckOptions.model_json_schema(),
+        },
     }
 
 

@@ -22,6 +22,19 @@ class CreateSessionRequest(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class AutoSessionRequest(BaseModel):
+    """`"provider": "auto"`: a check, idgate choosing the provider by the routing policy (idgate.routing);
+    `options` are the check's (idgate.checks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["auto"]
+    check: Literal["age", "identity"]
+    reference: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    email: StrictStr | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class PinRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -58,6 +71,7 @@ def session_view(session: Session) -> dict[str, Any]:
         "expires_at": _time(session.expires_at),
         "finalized_at": _time(session.finalized_at),
         "redacted_at": _time(session.redacted_at),
+        "routing": session.routing.model_dump(mode="json") if session.routing else None,
     }
 
 
@@ -73,4 +87,5 @@ def created_view(session: Session, *, client_secret: str, qr_code: str) -> dict[
         "qr_code": qr_code,
         "expires_at": _time(session.expires_at),
         "created_at": _time(session.created_at),
+        "routing": session.routing.model_dump(mode="json") if session.routing else None,
     }

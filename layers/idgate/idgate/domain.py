@@ -105,6 +105,22 @@ class Result(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class RoutingTry(BaseModel):
+    """A provider idgate did not start the session with, and why (a stable code: `circuit_open`,
+    `time_budget_spent`, or the provider's failure: `provider_unreachable`, `provider_auth_failed`, ...)."""
+
+    provider: str
+    reason: str
+
+
+class Routing(BaseModel):
+    """How idgate chose the provider of a session created with `"provider": "auto"` (idgate.routing)."""
+
+    check: str
+    tried: list[RoutingTry] = Field(default_factory=list)
+    chosen: str
+
+
 class Session(BaseModel):
     """A session as stored. Secrets (client secret, provider token, PIN) are kept only as hashes or
     never leave the store; the API view is built by `api.session_view`."""
@@ -142,3 +158,5 @@ class Session(BaseModel):
     #: When the client erased the session's personal data (DELETE /v1/sessions/{id}).
     redacted_at: datetime | None = None
     redaction_published: bool = False
+    #: Set when idgate chose the provider (`"provider": "auto"`): the check asked for and the providers tried.
+    routing: Routing | None = None

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from idgate import deadline, metrics, schedule
+from idgate.checks import Check, verdict_data
 from idgate.domain import Cause, Reason, Result, Session, Status, can_move
 from idgate.errors import ProviderRejected, ProviderUnavailable
 from idgate.finalizing import Finalizer, declined
@@ -175,7 +176,7 @@ class Following:
             provider_status=observation.provider_status,
             risk=observation.risk,
             reasons=list(observation.reasons),
-            data=observation.data,
+            data=observation.data | _check_data(session, target),
         )
         if target.is_final:
             self._finalizer.finalize(session, result, cause=cause)
@@ -248,6 +249,13 @@ class Following:
         result = deadline.after_unreachable(session, failure.reason, interval, tries)
         self._finalizer.finalize(session, result, cause=Cause.DEADLINE)
         return None
+
+
+def _check_data(session: Session, target: Status) -> dict[str, Any]:
+    """A session routed by its check says its verdict in the check's vocabulary (idgate.checks)."""
+    if session.routing is None or not target.is_final:
+        return {}
+    return verdict_data(Check(session.routing.check), target is Status.APPROVED)
 
 
 def _seconds_until(moment: datetime | None, now: datetime, *, fallback: int) -> int:

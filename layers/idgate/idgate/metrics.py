@@ -19,6 +19,7 @@ SESSIONS_FINALIZED = "SessionsFinalized"  # provider, status
 TIME_TO_VERDICT = "TimeToVerdict"  # provider, status; seconds from creation to the final status
 PROVIDER_CALL_FAILURES = "ProviderCallFailures"  # provider, reason
 WEBHOOKS_RECEIVED = "WebhooksReceived"  # provider, outcome: applied, ignored, refused
+ROUTING_TRIES = "RoutingTries"  # check, provider, outcome: chosen, or why it was passed over
 
 
 def count(name: str, **dimensions: str) -> None:

@@ -25,6 +25,8 @@ def final_event_detail(session: Session) -> dict[str, Any]:
         "reference": session.reference,
         "result": session.result.model_dump(mode="json") if session.result else None,
         "finalized_at": session.finalized_at.isoformat() if session.finalized_at else None,
+        # How idgate chose the provider (`"provider": "auto"`), else null.
+        "routing": session.routing.model_dump(mode="json") if session.routing else None,
     }
 
 

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from idgate.announcing import Publisher
+from idgate.breaker import Breakers, BreakerSettings
 from idgate.follow_state import FollowState
 from idgate.idempotency import IdempotencyKeys
 from idgate.providers.base import Provider
 from idgate.repository import SessionRepository
+from idgate.routing_policy import RoutingPolicies
 
 
 class PinMailer(Protocol):
@@ -56,5 +58,9 @@ class Dependencies:
     idempotency: IdempotencyKeys | None = None
     #: How many open sessions a client may have at once (None: no limit).
     max_open_sessions: int | None = None
+    #: The routing of `"provider": "auto"` sessions (idgate.routing); None: the deployment routes none.
+    routing: RoutingPolicies | None = None
+    breakers: Breakers | None = None
+    breaker_settings: BreakerSettings = field(default_factory=BreakerSettings)
     clock: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep

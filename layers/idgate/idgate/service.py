@@ -65,6 +65,12 @@ class Idgate:
     def session_history(self, caller: Caller, session_id: str) -> dict[str, Any]:
         return self.redacting.history(caller, session_id)
 
+    def routing_policy(self, caller: Caller) -> dict[str, Any]:
+        return self.sessions.routing_policies().view(caller)
+
+    def replace_routing_policy(self, caller: Caller, body: Any) -> dict[str, Any]:
+        return self.sessions.routing_policies().replace(caller, body)
+
     def submit_pin(self, caller: Caller, session_id: str, client_secret: str | None, pin: str) -> Session:
         return self.second_factor.submit(caller, session_id, client_secret, pin)
 

@@ -29,6 +29,11 @@ def readable_session(
 def owned_session(sessions: SessionRepository, caller: Caller, session_id: str, *, action: str) -> Session:
     """The session, for what only its client's secret key may do (`action`, e.g. "canceling a session"):
     a publishable key is refused whatever the session; another client's key finds no such session."""
-    if not caller.is_secret_key:
-        raise Forbidden(f"{action} needs a secret key", code="secret_key_required")
+    require_secret_key(caller, action)
     return readable_session(sessions, caller, session_id, None)
+
+
+def require_secret_key(caller: Caller, action: str) -> None:
+    """What only a client's secret key may do (`action`): a publishable key or a client secret is refused."""
+    if not caller.is_secret_key or not caller.client_id:
+        raise Forbidden(f"{action} needs a secret key", code="secret_key_required")

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from idgate import metrics
-from idgate.api import Caller, CreateSessionRequest
-from idgate.domain import Cause, Reason, Session, Status, StatusChange
+from idgate.api import AutoSessionRequest, Caller, CreateSessionRequest
+from idgate.checks import AUTO, Check
+from idgate.checks import OPTIONS as CHECK_OPTIONS
+from idgate.domain import Cause, Reason, Routing, Session, Status, StatusChange
 from idgate.errors import (
     Conflict,
     Forbidden,
@@ -29,14 +31,37 @@ from idgate.following import Following
 from idgate.idempotency import Earlier, IdempotencyKeys
 from idgate.logs import label_lines
 from idgate.ports import Dependencies
-from idgate.providers.base import Image, ImageProvider, ResourceProvider, SecondFactorProvider, StartRequest
+from idgate.providers.base import (
+    Image,
+    ImageProvider,
+    NewVerification,
+    Provider,
+    ResourceProvider,
+    SecondFactorProvider,
+    StartRequest,
+)
 from idgate.qr import qr_data_uri
+from idgate.routing import Router
+from idgate.routing_policy import RoutingPolicies, checks_of
 from idgate.secrets_util import new_id, sha256_hex
 from idgate.session_access import owned_session, readable_session
 from idgate.validation import validation_failed
 from idgate.webhooks import Webhooks
 
 logger = Logger(service="idgate", child=True)
+
+
+def _started(provider: Provider, request: StartRequest) -> NewVerification:
+    """Starts the verification with the provider the client named: its failures are the answer."""
+    try:
+        return provider.start(request)
+    except ProviderUnavailable as exc:
+        logger.warning("provider unreachable at start", provider=provider.name, reason=exc.reason)
+        metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
+        raise ProviderFailed(f"{provider.name} could not be reached", code="provider_unavailable") from exc
+    except ProviderFailed as exc:  # a refusal: our account, credentials or request
+        metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.code)
+        raise
 
 
 class Sessions:
@@ -62,7 +87,8 @@ class Sessions:
         if caller.kind == "client_secret" or not caller.client_id:
             raise Forbidden("creating a session needs an API key", code="api_key_required")
         try:
-            request = CreateSessionRequest.model_validate(body)
+            model = AutoSessionRequest if body.get("provider") == AUTO else CreateSessionRequest
+            request = model.model_validate(body)
         except ValidationError as exc:
             raise validation_failed(exc) from exc
         if idempotency_key is None:
@@ -94,17 +120,12 @@ class Sessions:
         return as_created, earlier.client_secret, qr_data_uri(session.verification_url)
 
     def _create(
-        self, caller: Caller, request: CreateSessionRequest, api_base_url: str
+        self, caller: Caller, request: CreateSessionRequest | AutoSessionRequest, api_base_url: str
     ) -> tuple[Session, str, str]:
         deps = self._deps
         assert caller.client_id is not None
-        provider = deps.providers.get(request.provider)
-        if provider is None:
-            raise ValidationFailed(
-                f"unknown provider {request.provider!r}; known: {', '.join(sorted(deps.providers))}",
-                code="unknown_provider",
-            )
-        options = provider.parse_options(request.options, email=request.email)
+        named = None if isinstance(request, AutoSessionRequest) else self._named_provider(request.provider)
+        options = named.parse_options(request.options, email=request.email) if named else None
         limit = deps.max_open_sessions
         if limit is not None and deps.sessions.count_open(caller.client_id, limit=limit) >= limit:
             raise TooManyRequests(
@@ -114,19 +135,25 @@ class Sessions:
         session_id = new_id("ses")
         # From here every line of the request names the session, the provider's failures and refusals too.
         label_lines(logger, session_id=session_id)
-        webhook_url = self._webhooks.url_for(provider.name, api_base_url) if api_base_url else None
-        start = StartRequest(session_id, request.reference, options, webhook_url)
-        try:
-            started = provider.start(start)
-        except ProviderUnavailable as exc:
-            logger.warning("provider unreachable at start", provider=provider.name, reason=exc.reason)
-            metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.reason)
-            raise ProviderFailed(
-                f"{provider.name} could not be reached", code="provider_unavailable"
-            ) from exc
-        except ProviderFailed as exc:  # a refusal: our account, credentials or request
-            metrics.count(metrics.PROVIDER_CALL_FAILURES, provider=provider.name, reason=exc.code)
-            raise
+
+        def start_request(provider: Provider, provider_options: BaseModel) -> StartRequest:
+            webhook_url = self._webhooks.url_for(provider.name, api_base_url) if api_base_url else None
+            return StartRequest(session_id, request.reference, provider_options, webhook_url)
+
+        routing: Routing | None = None
+        if named is not None and options is not None:
+            provider, started = named, _started(named, start_request(named, options))
+        else:
+            assert isinstance(request, AutoSessionRequest)
+            routed = self._router().start(
+                caller.client_id,
+                Check(request.check),
+                request.options,
+                email=request.email,
+                request=start_request,
+            )
+            provider, options, started = routed.provider, routed.options, routed.started
+            routing = routed.routing
         now = deps.clock()
         client_secret = new_id("cs", 24)
         keeps_email = isinstance(provider, SecondFactorProvider) and provider.second_factor_requested(options)
@@ -148,6 +175,7 @@ class Sessions:
             provider_token=started.provider_token,
             verification_url=started.verification_url,
             history=[StatusChange(at=now, status=Status.PENDING, cause=Cause.CREATE)],
+            routing=routing,
         )
         deps.sessions.add(session)
         metrics.count(metrics.SESSIONS_CREATED, provider=provider.name)
@@ -161,6 +189,29 @@ class Sessions:
             self._finalizer.error(session, Reason.INTERNAL_ERROR, cause=Cause.CREATE)
             raise ServiceUnavailable("the session could not be followed; try again") from exc
         return session, client_secret, started.qr_image or qr_data_uri(started.verification_url)
+
+    def _named_provider(self, name: str) -> Provider:
+        provider = self._deps.providers.get(name)
+        if provider is None:
+            raise ValidationFailed(
+                f"unknown provider {name!r}; known: {', '.join(sorted(self._deps.providers))}, or {AUTO!r}"
+                " with a check",
+                code="unknown_provider",
+            )
+        return provider
+
+    def routing_policies(self) -> RoutingPolicies:
+        if self._deps.routing is None:
+            raise NotFound("this deployment routes no checks", code="routing_unavailable")
+        return self._deps.routing
+
+    def _router(self) -> Router:
+        deps = self._deps
+        if deps.breakers is None:
+            raise NotFound("this deployment routes no checks", code="routing_unavailable")
+        return Router(
+            deps.providers, self.routing_policies(), deps.breakers, deps.breaker_settings, deps.clock
+        )
 
     def get(self, caller: Caller, session_id: str, client_secret: str | None) -> Session:
         return readable_session(self._deps.sessions, caller, session_id, client_secret)
@@ -200,9 +251,12 @@ class Sessions:
                     # The session's email is used (for a second factor) only by such providers.
                     "uses_email": isinstance(provider, SecondFactorProvider),
                     "options": provider.options_model.model_json_schema(),
+                    # What it can do when idgate chooses the provider (`"provider": "auto"`).
+                    "checks": sorted(checks_of(provider)),
                 }
                 for provider in self._deps.providers.values()
-            ]
+            ],
+            "checks": {check.value: model.model_json_schema() for check, model in CHECK_OPTIONS.items()},
         }
 
     def resource(self, caller: Caller, provider_name: str, resource: str) -> Mapping[str, Any]:

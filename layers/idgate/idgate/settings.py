@@ -136,6 +136,12 @@ class Settings:
     webhook_backoff_scale: float = field(
         default=1.0, metadata={"variable": "WEBHOOK_BACKOFF_SCALE", "parse": parse_fraction}
     )
+    #: The default routing policy of `"provider": "auto"` sessions, JSON (idgate.routing_policy); empty: every
+    #: provider that declares a check, in the registry's order.
+    routing_policy: str = field(default="", metadata=_text("ROUTING_POLICY"))
+    #: A provider that failed this many starts in a row is passed over for the cool-down (idgate.breaker).
+    breaker_failures: int = field(default=3, metadata=_integer("BREAKER_FAILURES", low=1))
+    breaker_cooldown_seconds: int = field(default=60, metadata=_integer("BREAKER_COOLDOWN_SECONDS", low=1))
     #: Powertools' own switch, which template.yaml's `Tracing` parameter sets; tracing stays off (and X-Ray is
     #: never imported) unless it is "false" (see idgate.tracing).
     trace_disabled: bool = field(default=True, metadata=_flag("POWERTOOLS_TRACE_DISABLED"))

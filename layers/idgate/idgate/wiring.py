@@ -34,11 +34,13 @@ if TYPE_CHECKING:
 
 def build_service(settings: Settings) -> Idgate:
     from idgate.aws_clients import AwsClients
+    from idgate.breaker import BreakerSettings, TableBreakers
     from idgate.idempotency import TableIdempotencyKeys
     from idgate.notify import EventPublisher, Mailer, PollStarter
     from idgate.ports import Dependencies
     from idgate.providers.http import WEBHOOK_TIMEOUT, new_http_session
     from idgate.providers.registry import build_providers
+    from idgate.routing_policy import RoutingPolicies, TableClientPolicies, default_policy
     from idgate.secrets import ProviderSecrets, WebhookTokens
     from idgate.service import Idgate
     from idgate.store import SessionStore
@@ -49,6 +51,7 @@ def build_service(settings: Settings) -> Idgate:
     # One cache per provider for the container, shared by its normal and its webhook client.
     caches: dict[str, Any] = {}
     tokens = shared_tokens(settings, clients)
+    providers = build_providers(settings, credentials, new_http_session(), caches, tokens)
     return Idgate(
         Dependencies(
             sessions=SessionStore(
@@ -56,7 +59,7 @@ def build_service(settings: Settings) -> Idgate:
                 retention=timedelta(days=settings.retention_days),
                 client=clients("dynamodb"),
             ),
-            providers=build_providers(settings, credentials, new_http_session(), caches, tokens),
+            providers=providers,
             starter=PollStarter(settings.state_machine_arn, settings.fast_follow_state_machine_arn),
             publisher=EventPublisher(settings.event_bus_name),
             mailer=Mailer(settings.sender_email),
@@ -83,6 +86,16 @@ def build_service(settings: Settings) -> Idgate:
                 else None
             ),
             max_open_sessions=settings.max_open_sessions_per_client or None,
+            routing=RoutingPolicies(
+                default_policy(settings.routing_policy, providers),
+                TableClientPolicies(settings.sessions_table, clients("dynamodb")),
+                providers,
+            ),
+            breakers=TableBreakers(settings.sessions_table, clients("dynamodb")),
+            breaker_settings=BreakerSettings(
+                failures=settings.breaker_failures,
+                cooldown=timedelta(seconds=settings.breaker_cooldown_seconds),
+            ),
         )
     )
 

@@ -172,6 +172,7 @@ def test_get_shows_the_settings_and_counts(control: Client) -> None:
             "services": ["dynamodb", "events", "sesv2"],
             "aws_errors": None,
             "seed": 5,
+            "providers_down": [],
         },
         "counts": {"providers": {}, "aws": {}},
     }

@@ -244,6 +244,26 @@ class CancelableProvider(Provider, Protocol):
         ...
 
 
+#: How a check's options (idgate.checks, validated, unset ones left out) become a provider's own `options`.
+CheckOptions = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+def passing(*names: str) -> CheckOptions:
+    """A check's options named `names` passed on as the provider's options of the same names."""
+
+    def translate(options: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: options[name] for name in names if name in options}
+
+    return translate
+
+
+@runtime_checkable
+class CheckingProvider(Provider, Protocol):
+    #: The checks ("age", "identity": idgate.checks.Check) the provider can do when idgate chooses it
+    #: (`"provider": "auto"`), each with how the check's options become the provider's own.
+    checks: ClassVar[Mapping[str, CheckOptions]]
+
+
 @runtime_checkable
 class ResourceProvider(Provider, Protocol):
     #: The names served at GET /v1/providers/{name}/{resource} (secret key).

@@ -26,11 +26,13 @@ from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
 from idgate.providers import datakeen_result
 from idgate.providers.base import (
+    CheckOptions,
     NewVerification,
     Observation,
     ProviderContext,
     StartRequest,
     WebhookRequest,
+    passing,
 )
 from idgate.providers.http import json_object, send
 from idgate.qr import image_data_uri
@@ -105,6 +107,11 @@ class DatakeenProvider:
     name: ClassVar[str] = "datakeen"
     title: ClassVar[str] = "Datakeen IDify (ID document and selfie)"
     options_model: ClassVar[type[BaseModel]] = DatakeenOptions
+    #: idgate.checks: the birth date read from the document answers an age; the document is an identity.
+    checks: ClassVar[Mapping[str, CheckOptions]] = {
+        "age": passing("min_age"),
+        "identity": passing("return_url", "first_name", "last_name", "birth_date"),
+    }
     resources: ClassVar[tuple[str, ...]] = ("templates",)
 
     def __init__(self, context: ProviderContext, settings: DatakeenSettings) -> None:

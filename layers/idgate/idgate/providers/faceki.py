@@ -26,12 +26,14 @@ from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable
 from idgate.providers import faceki_result
 from idgate.providers.base import (
+    CheckOptions,
     IssuedToken,
     NewVerification,
     Observation,
     ProviderContext,
     StartRequest,
     WebhookRequest,
+    passing,
 )
 from idgate.providers.http import json_object, send
 from idgate.validation import validation_failed
@@ -69,6 +71,8 @@ class FacekiProvider:
     name: ClassVar[str] = "faceki"
     title: ClassVar[str] = "FACEKI (KYC link)"
     options_model: ClassVar[type[BaseModel]] = FacekiOptions
+    #: idgate.checks: a document and a selfie. FACEKI takes no name or birth date to compare.
+    checks: ClassVar[Mapping[str, CheckOptions]] = {"identity": passing("return_url")}
 
     def __init__(self, context: ProviderContext, settings: FacekiSettings) -> None:
         self._context = context

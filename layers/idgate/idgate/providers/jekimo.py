@@ -22,7 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 
 from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
-from idgate.providers.base import NewVerification, Observation, ProviderContext, StartRequest
+from idgate.providers.base import (
+    CheckOptions,
+    NewVerification,
+    Observation,
+    ProviderContext,
+    StartRequest,
+    passing,
+)
 from idgate.providers.http import json_object, send
 from idgate.providers.jekimo_answers import CheckAnswer, TokenAnswer
 from idgate.validation import validation_failed
@@ -62,6 +69,8 @@ class JekimoProvider:
     name: ClassVar[str] = "jekimo"
     title: ClassVar[str] = "Jekimo (QR code login and age check)"
     options_model: ClassVar[type[BaseModel]] = JekimoOptions
+    #: idgate.checks: Jekimo checks an age (its own `min_age`).
+    checks: ClassVar[Mapping[str, CheckOptions]] = {"age": passing("min_age")}
 
     def __init__(
         self,

@@ -21,12 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from idgate.domain import Reason, Session, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable
 from idgate.providers.base import (
+    CheckOptions,
     Image,
     NewVerification,
     Observation,
     ProviderContext,
     StartRequest,
     WebhookRequest,
+    passing,
 )
 from idgate.providers.http import json_object, send
 from idgate.validation import validation_failed
@@ -93,6 +95,8 @@ class OkidProvider:
     name: ClassVar[str] = "okid"
     title: ClassVar[str] = "okID (ID document and liveness)"
     options_model: ClassVar[type[BaseModel]] = OkidOptions
+    #: idgate.checks: a document and liveness. okID takes no name or birth date to compare.
+    checks: ClassVar[Mapping[str, CheckOptions]] = {"identity": passing("return_url")}
 
     def __init__(self, *, context: ProviderContext, portal_url: str) -> None:
         self._context = context
