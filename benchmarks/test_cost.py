@@ -332,6 +332,10 @@ def bill_of(stack: LocalStack, usage: Usage, runs: list[Run], one: Run) -> Bill:
     if sends_webhook(one.scenario):
         bill.invocations["WebhookFunction"] += len(usage.durations["WebhookFunction"]) / len(notified)
     bill.invocations["PublisherFunction"] += len(usage.durations["PublisherFunction"]) / sessions
+    # The webhooks' fan-out reads the same stream (its filter passes the status changes only); with no
+    # endpoint registered it reads two items of the webhooks table and writes none, and nothing is delivered.
+    fanned_out = usage.durations.get("WebhookFanoutFunction", [])
+    bill.invocations["WebhookFanoutFunction"] += len(fanned_out) / sessions
     bill.write_units = usage.writes[one.session_id]
     bill.read_units = usage.reads[one.session_id] + sum(usage.queries.values()) / sessions
     return bill

@@ -97,7 +97,8 @@ class Fanout:
             )
             self._store.mark_enqueued(delivery)
             queued += 1
-        self._store.mark_fanned_out(identifier, occurred_at, made)
+        if made:  # nothing to pass over next time otherwise: a client without endpoints costs no write
+            self._store.mark_fanned_out(identifier, occurred_at, made)
         if queued:
             logger.info("webhook deliveries queued", session_id=session.id, event_id=identifier, count=queued)
         return queued
