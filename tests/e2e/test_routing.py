@@ -25,9 +25,14 @@ def set_down(stack: RunningStack, *names: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def refused_calls(stack: RunningStack, name: str) -> int:
-    counts = requests.get(f"{stack.api}/_devstack/faults", timeout=10).json()["counts"]["providers"]
-    return int(counts.get(name, {}).get("down", 0))
+@pytest.fixture(autouse=True)
+def default_policy(api: Api) -> Iterator[None]:
+    """Each test starts on the deployment's policy: other tests of the shared stack (the fuzzer's PUTs of
+    /v1/routing) may have left the dev client one of its own."""
+    reset = api.call("PUT", "/v1/routing", json={}, key=api.secret_key)
+    assert reset.status_code == 200, reset.text
+    yield
+    api.call("PUT", "/v1/routing", json={}, key=api.secret_key)
 
 
 @pytest.fixture
@@ -62,10 +67,9 @@ def test_with_jekimo_down_an_age_check_goes_to_datakeen_and_back_to_jekimo_after
     # Two more failed starts open Jekimo's breaker: the next check does not even ask it.
     for _ in range(2):
         assert api.create(AGE_CHECK)["provider"] == "datakeen"
-    asked = refused_calls(stack, "jekimo")
+    # (The sandbox's count of refused calls cannot show it: earlier Jekimo sessions are still followed.)
     skipped = api.create(AGE_CHECK)
     assert routing_of(skipped, api)["tried"] == [{"provider": "jekimo", "reason": "circuit_open"}]
-    assert refused_calls(stack, "jekimo") == asked
 
     # Jekimo is up again: while the cool-down lasts it is still skipped, then age checks go to it again.
     set_down(stack)
