@@ -1,8 +1,10 @@
-"""The Datakeen client and the account, over a scripted server: its login and token, its templates, how it
-is followed, and how each of Datakeen's failures is told."""
+"""The Datakeen client and the account, over a scripted server: its login and token, its templates, what
+a start sends and reads back, how it is followed, and how each of Datakeen's failures is told."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -11,7 +13,8 @@ import pytest
 
 from idgate.domain import Reason, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable, ValidationFailed
-from idgate.providers.datakeen import DatakeenProvider
+from idgate.providers.base import StartRequest
+from idgate.providers.datakeen import DatakeenOptions, DatakeenProvider
 from tests.support.datakeen import LOGIN, PASSWORD, USERNAME, provider_for
 from tests.support.http_server import json_answer, scripted_server, text_answer
 from tests.support.providers import provider_context
@@ -82,6 +85,69 @@ def test_a_login_without_a_token_is_a_bad_response(data: Any):
     assert raised.value.reason == Reason.PROVIDER_BAD_RESPONSE
 
 
+PENDING = json_answer({"status": 200, "data": {"sessionStatus": "pending", "job_status": None}})
+REFUSED = json_answer({"status": 401, "message": "Unauthorized"}, 401)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "renewed_after"),
+    [
+        ("86400", 86_100.0),  # Datakeen's 24 h: renewed 5 minutes before they run out
+        ("300", 1.0),  # a life no longer than those 5 minutes (the local stack's): kept a second all the same
+    ],
+)
+def test_the_token_is_renewed_five_minutes_before_its_life_runs_out(
+    monkeypatch, ttl: str, renewed_after: float
+):
+    now = [1000.0]
+    monkeypatch.setattr("idgate.providers.datakeen.time", SimpleNamespace(monotonic=lambda: now[0]))
+    session = open_session("datakeen", provider_ref="b" * 24)
+    with scripted_server(LOGIN, PENDING, PENDING, LOGIN, PENDING) as server:
+        provider = provider_for(server.url, TOKEN_TTL_SECONDS=ttl)
+        for seconds in (0.0, renewed_after - 0.001, renewed_after):
+            now[0] = 1000.0 + seconds
+            provider.observe(session)
+    look = f"/backend/api/v1/session/{'b' * 24}"
+    assert [r.path for r in server.requests] == ["/backend/auth", look, look, "/backend/auth", look]
+
+
+def test_a_token_datakeen_refused_is_never_sent_again_even_when_the_login_after_it_fails():
+    # Given a token Datakeen refuses, and a login that fails once then works
+    second_login = json_answer({"status": 200, "data": {"token": "tok-2"}})
+    refused_login = json_answer({"status": 403}, 403)
+    session = open_session("datakeen", provider_ref="b" * 24)
+    with scripted_server(LOGIN, REFUSED, refused_login, second_login, PENDING) as server:
+        provider = provider_for(server.url)
+        # When a look finds the token refused and cannot log in again
+        with pytest.raises(ProviderRejected) as raised:
+            provider.observe(session)
+        assert raised.value.reason == Reason.PROVIDER_AUTH_FAILED
+        # Then the next look logs in before it asks, with the new token
+        assert provider.observe(session).status is Status.PENDING
+    assert [r.path for r in server.requests][3:] == ["/backend/auth", f"/backend/api/v1/session/{'b' * 24}"]
+    assert server.requests[-1].headers["authorization"] == "Basic tok-2"
+
+
+def test_a_token_refused_right_after_a_new_login_is_an_auth_failure():
+    with scripted_server(LOGIN, REFUSED, LOGIN, REFUSED, REFUSED, LOGIN, REFUSED) as server:
+        provider = provider_for(server.url)
+        with pytest.raises(ProviderRejected) as following:
+            provider.observe(open_session("datakeen", provider_ref="b" * 24))
+        with pytest.raises(ProviderFailed) as starting:
+            provider.start(StartRequest("ses_1", None, DatakeenOptions(), None))
+    assert following.value.reason == Reason.PROVIDER_AUTH_FAILED
+    assert (starting.value.status, starting.value.code) == (502, "provider_auth_failed")
+    # each time: the call, a new login, the call again, and no more
+    assert [(r.method, r.path) for r in server.requests][1:] == [
+        ("GET", f"/backend/api/v1/session/{'b' * 24}"),
+        ("POST", "/backend/auth"),
+        ("GET", f"/backend/api/v1/session/{'b' * 24}"),
+        ("POST", "/backend/api/v1/session"),
+        ("POST", "/backend/auth"),
+        ("POST", "/backend/api/v1/session"),
+    ]
+
+
 # ---- the account's templates and the schedule -----------------------------------------------------------
 
 TEMPLATES = [
@@ -119,6 +185,33 @@ def test_the_active_templates_are_kept_five_minutes_for_checking_options(monkeyp
     assert len(server.requests) == 3
 
 
+def test_a_template_is_sent_as_datakeens_template_id():
+    created = json_answer({"status": 200, "data": {"link": "https://l/x", "sessionId": "a" * 24}})
+    with scripted_server(LOGIN, json_answer(TEMPLATES), created) as server:
+        provider = provider_for(server.url)
+        options = provider.parse_options({"template_id": "a1"}, email=None)
+        provider.start(StartRequest("ses_1", None, options, None))
+    assert json.loads(server.requests[-1].body) == {"QR": True, "templateId": "a1"}
+
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
+
+
+@pytest.mark.parametrize(
+    ("qr_code", "qr_image"),
+    [
+        (PNG, f"data:image/png;base64,{PNG}"),
+        (5, None),  # no text: no image of Datakeen's (the API draws the link's own QR code)
+        (["not", "an", "image"], None),
+    ],
+)
+def test_datakeens_qr_code_is_kept_only_when_it_is_an_image(qr_code: Any, qr_image: str | None):
+    data = {"link": "https://l/x", "sessionId": "a" * 24, "QRCode": qr_code}
+    with scripted_server(LOGIN, json_answer({"status": 200, "data": data})) as server:
+        started = provider_for(server.url).start(StartRequest("ses_1", None, DatakeenOptions(), None))
+    assert (started.verification_url, started.qr_image) == ("https://l/x", qr_image)
+
+
 @pytest.mark.parametrize("answer", [json_answer({"templates": []}), text_answer("<html>maintenance</html>")])
 def test_an_unreadable_templates_listing_is_a_bad_response(answer):
     with scripted_server(LOGIN, answer) as server, pytest.raises(ProviderUnavailable) as raised:
@@ -131,6 +224,7 @@ def test_a_refused_templates_listing_is_a_502_for_the_caller():
     with scripted_server(LOGIN, refused) as server, pytest.raises(ProviderFailed) as raised:
         provider_for(server.url).parse_options({"template_id": "a1"}, email=None)
     assert (raised.value.status, raised.value.code) == (502, "provider_access_denied")
+    assert raised.value.message  # the API's error always has one (openapi.yaml: a string)
 
 
 def test_an_unknown_template_is_a_422_with_its_code_and_some_message():
