@@ -113,6 +113,16 @@ def test_the_birth_date_is_read_from_the_first_document_that_has_one():
     assert read(analysed(selfie, card(mrz="01.01.2000")), min_age=18)[0] is Status.APPROVED
 
 
+def test_what_is_no_object_where_a_document_or_a_birth_date_field_belongs_is_passed_over():
+    # A birth date field that is bare text (no `value` object), and a document that is no object at all
+    printed_only = card(printed="01.01.2000")
+    printed_only["extractedInformation"]["birthDateMRZ"] = "01.01.2010"
+    body = analysed(printed_only)
+    body["data"]["job_status"]["predictions"][0]["results"]["documents"].insert(0, "a document?")
+    # The printed birth date is the one read
+    assert read(body, min_age=18) == (Status.APPROVED, "ai_approved", (), {"min_age_verified": 18})
+
+
 def reviewed(state: str, *documents: dict[str, Any]) -> dict[str, Any]:
     body = analysed(*documents) if documents else {"data": {}}
     body["data"]["sessionStatus"] = state
