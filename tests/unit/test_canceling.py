@@ -44,6 +44,7 @@ def test_a_final_session_is_a_conflict_and_stays_as_it_was(world):
     with pytest.raises(Conflict) as refused:
         service.cancel_session(CALLER, session.id)
     assert refused.value.code == "session_final"
+    assert refused.value.message  # the API's error always has one (openapi.yaml: a string)
     assert store_of(service).get(session.id).status is Status.APPROVED
 
 
@@ -141,4 +142,5 @@ def test_a_verdict_that_lands_while_canceling_wins_and_the_cancel_is_a_conflict(
         service.cancel_session(CALLER, session.id)
     # Then the cancel is refused as for a session already final, and the verdict stands
     assert (refused.value.status, refused.value.code) == (409, "session_final")
+    assert refused.value.message
     assert store_of(service).get(session.id).status is Status.APPROVED
