@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from idgate.errors import ProviderUnavailable
 from idgate.providers.base import IssuedToken, refresh_margin
@@ -84,7 +85,7 @@ class Recording:
         return call
 
 
-def test_the_token_is_read_strongly_consistent(aws: dict[str, Any]):
+def test_the_token_is_read_strongly_consistent_and_opened_with_its_key(aws: dict[str, Any]):
     # moto answers the same either way: a stale read could miss the token another container just stored
     requests: list[tuple[str, dict[str, Any]]] = []
 
@@ -96,6 +97,37 @@ def test_the_token_is_read_strongly_consistent(aws: dict[str, Any]):
     reads = [request for operation, request in requests if operation == "get_item"]
     assert reads
     assert all(read["ConsistentRead"] is True for read in reads)
+    assert [request["KeyId"] for operation, request in requests if operation == "decrypt"] == [aws["key"]]
+
+
+class FailingStore(Recording):
+    """A DynamoDB client whose write of a new token fails (throttled), every other request passing."""
+
+    def __getattr__(self, operation: str) -> Any:
+        passed = super().__getattr__(operation)
+
+        def call(**request: Any) -> Any:
+            if operation == "update_item" and request["UpdateExpression"].startswith("SET ciphertext"):
+                error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+                raise ClientError(error, "UpdateItem")
+            return passed(**request)
+
+        return call
+
+
+def test_a_token_that_could_not_be_shared_is_used_and_its_lease_freed_for_the_next_caller(
+    aws: dict[str, Any],
+):
+    requests: list[tuple[str, dict[str, Any]]] = []
+
+    def failing(service: str) -> Recording:
+        client = boto3.client(service)
+        return FailingStore(client, requests) if service == "dynamodb" else Recording(client, requests)
+
+    assert container(aws, Clock(), client=failing).get(Logins()) == "token-1"
+    item = stored(aws)
+    assert "lease_until" not in item
+    assert "ciphertext" not in item
 
 
 def test_a_login_that_outlived_its_lease_answers_its_token_and_leaves_the_table_to_the_new_holder(
