@@ -220,3 +220,11 @@ def test_a_key_stored_without_a_name_is_listed_with_an_empty_one(keys: KeyStore)
             }
         ]
     }
+
+
+def test_the_key_store_adds_a_key_once_and_says_whether_it_did(keys: KeyStore):
+    # idgate.keystore: `add` is a conditional write, True when the key is new, False when its hash is there
+    item = {"key_hash": "a" * 64, "kind": "secret", "client_id": "shop", "name": "first"}
+    assert keys.add(item) is True
+    assert keys.add({**item, "client_id": "another-shop", "name": "second"}) is False
+    assert keys.all() == [item]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ def test_a_final_session_is_a_conflict_and_stays_as_it_was(world):
     with pytest.raises(Conflict) as refused:
         service.cancel_session(CALLER, session.id)
     assert refused.value.code == "session_final"
+    assert refused.value.message  # the API's error always has one (openapi.yaml: a string)
     assert store_of(service).get(session.id).status is Status.APPROVED
 
 
@@ -115,3 +117,30 @@ def test_a_provider_that_can_cancel_is_told_and_its_failure_changes_nothing(worl
     canceled = service.cancel_session(CALLER, session.id)
     assert fake.told == [session.id]
     assert (canceled.status, canceled.result.reasons) == (Status.EXPIRED, ["canceled"])
+
+
+@dataclass
+class VerdictWhileCanceling(FakeProvider):
+    """A provider that can cancel, whose verdict lands (by `land`) while it is being told to."""
+
+    land: Callable[[Session], object] | None = None
+
+    def cancel(self, session: Session) -> None:
+        assert self.land is not None
+        self.land(session)
+
+
+def test_a_verdict_that_lands_while_canceling_wins_and_the_cancel_is_a_conflict(world):
+    # Given an open session whose verdict lands after the cancel read it open
+    service, _, _, _ = world
+    fake = VerdictWhileCanceling(answers=[APPROVED])
+    fake.land = lambda session: service.poll(state(session))
+    service.deps.providers["fake"] = fake  # type: ignore[index]
+    session = new_session(service)
+    # When its client cancels it
+    with pytest.raises(Conflict) as refused:
+        service.cancel_session(CALLER, session.id)
+    # Then the cancel is refused as for a session already final, and the verdict stands
+    assert (refused.value.status, refused.value.code) == (409, "session_final")
+    assert refused.value.message
+    assert store_of(service).get(session.id).status is Status.APPROVED

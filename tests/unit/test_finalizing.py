@@ -3,10 +3,11 @@ published from the table's stream (`Idgate.publish_final`), under a claim, and m
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from idgate.announcing import Announcer
 from idgate.domain import Cause, Reason, Result, Session, Status
 from idgate.finalizing import declined
 from idgate.providers.base import Observation
@@ -92,6 +93,20 @@ def test_a_publish_that_fails_twice_is_published_by_its_third_try(world):
     assert outside.sleeps == [0.2, 0.6]
     assert len(outside.published) == 1
     assert item(service, session)["event_published"] is True
+
+
+def test_the_publisher_functions_claim_is_stamped_with_the_time_in_utc(world):
+    # Given a final session, and the publisher function's announcer, which keeps its own clock (idgate.wiring)
+    service, _, outside, _ = world
+    session = approved_session(world)
+    announcer = Announcer(store_of(service), outside, sleep=outside.sleep)
+    # When it publishes the event
+    before = datetime.now(UTC)
+    assert announcer.publish_final(session.id) is True
+    # Then its claim holds the time it was taken, with its offset, as every time the table holds
+    claimed_at = datetime.fromisoformat(item(service, session)["event_claimed_at"])
+    assert claimed_at.utcoffset() == timedelta(0)
+    assert before <= claimed_at <= datetime.now(UTC)
 
 
 # ---- the final write ----------------------------------------------------------------------------------

@@ -102,3 +102,47 @@ def test_the_client_secret_is_kept_encrypted(monkeypatch: pytest.MonkeyPatch):
     assert "order-1" not in repr(item)  # the key itself is hashed with its client
     assert EARLIER.client_secret not in repr(item)
     assert int(item["expires_ttl"]["N"]) == int((NOW + timedelta(hours=24)).timestamp())
+
+
+class Recording:
+    """A boto3 client that records each request before passing it on (moto answers the same whatever the
+    consistency or the key asked for: what counts is what DynamoDB and KMS would receive)."""
+
+    def __init__(self, client: Any, requests: list[tuple[str, dict[str, Any]]]) -> None:
+        self._client, self._requests = client, requests
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**request: Any) -> Any:
+            self._requests.append((operation, request))
+            return getattr(self._client, operation)(**request)
+
+        return call
+
+
+def test_a_replay_reads_its_record_strongly_consistent_and_opens_it_with_its_key_and_context(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    requests: list[tuple[str, dict[str, Any]]] = []
+    with mock_aws():
+        table = create_template_tables(boto3.client("dynamodb"))["SessionsTable"]
+        key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+        keys = TableIdempotencyKeys(
+            table, key, client=lambda service: Recording(boto3.client(service), requests)
+        )
+        keys.claim("shop", "order-1", "fp", now=NOW)
+        keys.complete("shop", "order-1", EARLIER, now=NOW)
+        assert keys.claim("shop", "order-1", "fp", now=NOW) == EARLIER
+    pk = record_key("shop", "order-1")
+    # Read right after the refused claim: a stale read could miss the record another request just made.
+    assert [request for operation, request in requests if operation == "get_item"] == [
+        {"TableName": table, "Key": {"pk": {"S": pk}}, "ConsistentRead": True}
+    ]
+    # The same key and encryption context both ways, and the same from one deployment to the next: a record
+    # sealed before an update is opened after it (a key lives 24 hours).
+    context = {"idgate:purpose": "idempotency", "idgate:key": pk}
+    sealed = [(op, r["KeyId"], r["EncryptionContext"]) for op, r in requests if op in ("encrypt", "decrypt")]
+    assert sealed == [("encrypt", key, context), ("decrypt", key, context)]

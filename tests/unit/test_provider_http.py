@@ -1,18 +1,22 @@
 """HTTP to providers (idgate.providers.http): time-outs, which failures are retried, what a provider's answer
-must be, and no query string (a credential, for FACEKI) in urllib3's log lines."""
+must be, no query string (a credential, for FACEKI) in urllib3's log lines, and what a call's trace holds."""
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 from typing import Any
 
 import pytest
 import requests
+import urllib3.util.connection
 
 from idgate.domain import Reason
 from idgate.errors import ProviderUnavailable
 from idgate.providers.http import TIMEOUT, WEBHOOK_TIMEOUT, json_object, new_http_session, send
+from tests.support.http_server import json_answer, scripted_server
+from tests.support.traces import record_traces
 
 
 def answer(status: int, body: bytes) -> requests.Response:
@@ -95,3 +99,44 @@ def test_urllib3s_lines_keep_a_urls_path_only(caplog: pytest.LogCaptureFixture):
         "Retrying (Retry(total=1)): /auth/api/access-token?<query hidden>",
         "no query here: /path",
     ]
+
+
+def test_a_provider_call_is_tried_three_times_when_its_connection_fails(monkeypatch: pytest.MonkeyPatch):
+    # Given a provider no connection reaches
+    tries: list[tuple[str, int]] = []
+
+    def refused(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        tries.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", refused)
+    # When the API or the poller calls it on its default session
+    with pytest.raises(ProviderUnavailable) as raised:
+        send(new_http_session(), "POST", "http://p.example:8080/x", provider="p")
+    # Then the connection was tried once and retried twice before the provider is called unreachable
+    assert tries == [("p.example", 8080)] * 3
+    assert raised.value.reason == Reason.PROVIDER_UNREACHABLE
+
+
+def test_a_call_is_traced_under_its_provider_with_its_method_path_and_status(monkeypatch: pytest.MonkeyPatch):
+    traces = record_traces(monkeypatch)
+    with scripted_server(json_answer({}, status=404)) as server:
+        send(new_http_session(), "GET", f"{server.url}/x?clientSecret=s", provider="p")
+    (subsegment,) = traces.subsegments
+    assert (subsegment.name, subsegment.namespace, subsegment.annotations) == (
+        "p",
+        "remote",
+        {"provider": "p"},
+    )
+    assert subsegment.http == {"method": "GET", "url": f"{server.url}/x", "status": 404}
+
+
+def test_a_failed_call_names_its_method_path_and_exception_type_in_the_trace(monkeypatch: pytest.MonkeyPatch):
+    """idgate.tracing: a failure shows in the trace as idgate's error, which names these and nothing else."""
+    traces = record_traces(monkeypatch)
+    with pytest.raises(ProviderUnavailable) as raised:
+        send(Recording(fails=True), "GET", "https://p.example/x?clientSecret=s", provider="p")  # type: ignore[arg-type]
+    (subsegment,) = traces.subsegments
+    assert subsegment.error is raised.value
+    assert str(raised.value) == "GET https://p.example/x failed: ConnectionError"
+    assert subsegment.http == {"method": "GET", "url": "https://p.example/x"}  # no status: none came

@@ -8,73 +8,18 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from devstack.atomic_writes import make_dynamodb_writes_atomic
 from idgate.errors import ProviderUnavailable
 from idgate.providers.base import IssuedToken, ProcessToken, refresh_margin
 from idgate.shared_token import ITEM_PREFIX, LEASE_SECONDS, WAIT_SECONDS, TableToken
-from tests.support.tables import create_template_tables
-
-REGION = "us-east-1"
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-        self.slept = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += seconds
-
-
-class Logins:
-    """A provider's login endpoint: counts logins, each gives a new token."""
-
-    def __init__(self, lifetime: float = 3600, *, delay: float = 0.0) -> None:
-        self.count = 0
-        self.lifetime = lifetime
-        self.delay = delay
-        self._lock = threading.Lock()
-
-    def __call__(self) -> IssuedToken:
-        if self.delay:
-            threading.Event().wait(self.delay)
-        with self._lock:
-            self.count += 1
-            return IssuedToken(f"token-{self.count}", self.lifetime)
+from tests.support.shared_token import Clock, Logins, container, stored, table_on_moto
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    make_dynamodb_writes_atomic()  # as the local stack does: DynamoDB's conditional writes are atomic
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        kms = boto3.client("kms", region_name=REGION)
-        table = create_template_tables(dynamodb)["SessionsTable"]
-        key = kms.create_key(Description="test")["KeyMetadata"]["Arn"]
-        yield {"dynamodb": dynamodb, "kms": kms, "table": table, "key": key}
-
-
-def container(aws: dict[str, Any], clock: Clock | None = None, provider: str = "faceki") -> TableToken:
-    """What one Lambda container builds: its own clients, its own empty memory."""
-    if clock is None:
-        return TableToken(aws["table"], aws["key"], provider)
-    return TableToken(aws["table"], aws["key"], provider, clock=clock, sleep=clock.sleep)
-
-
-def stored(aws: dict[str, Any], provider: str = "faceki") -> dict[str, Any]:
-    key = {"pk": {"S": ITEM_PREFIX + provider}}
-    return dict(aws["dynamodb"].get_item(TableName=aws["table"], Key=key, ConsistentRead=True)["Item"])
+    with table_on_moto(monkeypatch) as aws:
+        yield aws
 
 
 # ---- the process-local token ------------------------------------------------------------------------
