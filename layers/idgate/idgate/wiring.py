@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from idgate.hooks.delivery import Deliverer
     from idgate.hooks.endpoints import WebhookEndpoints
     from idgate.hooks.fanout import Fanout
+    from idgate.hooks.queue import DeliveryQueue
+    from idgate.hooks.store import HookStore
     from idgate.keystore import KeyStore
     from idgate.providers.registry import SharedTokens
     from idgate.service import Idgate
@@ -184,20 +186,28 @@ def hook_clients() -> AwsClients:
     return AwsClients()
 
 
-def build_webhook_endpoints(settings: Settings, clients: AwsClients) -> WebhookEndpoints:
-    from idgate.hooks.endpoints import WebhookEndpoints
-    from idgate.hooks.queue import DeliveryQueue
-    from idgate.hooks.sealing import KmsSealer
+def _hook_store(settings: Settings, clients: AwsClients) -> HookStore:
     from idgate.hooks.store import HookStore
 
+    return HookStore(
+        settings.webhooks_table, retention=timedelta(days=settings.retention_days), client=clients("dynamodb")
+    )
+
+
+def _delivery_queue(settings: Settings, clients: AwsClients) -> DeliveryQueue:
+    from idgate.hooks.queue import DeliveryQueue
+
+    return DeliveryQueue(settings.webhook_queue_url, settings.webhook_dead_letter_url, client=clients)
+
+
+def build_webhook_endpoints(settings: Settings, clients: AwsClients) -> WebhookEndpoints:
+    from idgate.hooks.endpoints import WebhookEndpoints
+    from idgate.hooks.sealing import KmsSealer
+
     return WebhookEndpoints(
-        store=HookStore(
-            settings.webhooks_table,
-            retention=timedelta(days=settings.retention_days),
-            client=clients("dynamodb"),
-        ),
+        store=_hook_store(settings, clients),
         sealer=KmsSealer(settings.encryption_key_id, client=clients),
-        queue=DeliveryQueue(settings.webhook_queue_url, settings.webhook_dead_letter_url, client=clients),
+        queue=_delivery_queue(settings, clients),
         allow_insecure_urls=settings.allow_insecure_webhook_urls,
     )
 
@@ -213,16 +223,10 @@ def default_webhook_endpoints() -> WebhookEndpoints:
 
 def build_fanout(settings: Settings, clients: AwsClients) -> Fanout:
     from idgate.hooks.fanout import Fanout
-    from idgate.hooks.queue import DeliveryQueue
-    from idgate.hooks.store import HookStore
 
     return Fanout(
-        HookStore(
-            settings.webhooks_table,
-            retention=timedelta(days=settings.retention_days),
-            client=clients("dynamodb"),
-        ),
-        DeliveryQueue(settings.webhook_queue_url, settings.webhook_dead_letter_url, client=clients),
+        _hook_store(settings, clients),
+        _delivery_queue(settings, clients),
     )
 
 
@@ -237,18 +241,12 @@ def default_fanout() -> Fanout:
 
 def build_deliverer(settings: Settings, clients: AwsClients) -> Deliverer:
     from idgate.hooks.delivery import Deliverer
-    from idgate.hooks.queue import DeliveryQueue
     from idgate.hooks.sealing import KmsSealer
-    from idgate.hooks.store import HookStore
 
     return Deliverer(
-        store=HookStore(
-            settings.webhooks_table,
-            retention=timedelta(days=settings.retention_days),
-            client=clients("dynamodb"),
-        ),
+        store=_hook_store(settings, clients),
         unsealer=KmsSealer(settings.encryption_key_id, client=clients),
-        queue=DeliveryQueue(settings.webhook_queue_url, settings.webhook_dead_letter_url, client=clients),
+        queue=_delivery_queue(settings, clients),
         allow_insecure_urls=settings.allow_insecure_webhook_urls,
         backoff_scale=settings.webhook_backoff_scale,
     )
