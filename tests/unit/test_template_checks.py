@@ -146,7 +146,7 @@ def test_the_tracing_parameter_sets_the_functions_and_the_state_machines_tracing
 
 
 def test_tracing_is_off_by_default() -> None:
-    assert template().parameters["Tracing"].default == "Active"
+    assert template().parameters["Tracing"].default == "Disabled"
 
 
 # ---- data kept ---------------------------------------------------------------------------------------------
