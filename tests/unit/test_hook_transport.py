@@ -29,6 +29,13 @@ def test_the_try_connects_to_the_checked_address_with_the_urls_host_name():
     assert request.headers["webhook-id"] == "evt_1"
 
 
+def test_an_ipv6_literal_host_is_bracketed_in_the_host_header():
+    with scripted_server(lambda _r: Response("", status=204)) as server:
+        outcome = post(target(server.url, host="2001:db8::1"), {}, b"{}")
+    assert outcome.acknowledged
+    assert server.requests[0].headers["host"] == f"[2001:db8::1]:{server.url.rsplit(':', 1)[1]}"
+
+
 def test_a_redirect_is_not_followed_and_is_no_acknowledgement():
     def redirect(_request: Request) -> Response:
         return Response("", status=302, headers={"Location": "http://169.254.169.254/"})

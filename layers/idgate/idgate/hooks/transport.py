@@ -31,7 +31,9 @@ def post(
     import urllib3  # with requests in the layer; imported on the first delivery, not at cold start
 
     default_port = 443 if target.scheme == "https" else 80
-    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    # An IPv6 literal is written in brackets in a Host header (RFC 9110, 7.2), as in the URL.
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    host_header = host if target.port == default_port else f"{host}:{target.port}"
     pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
