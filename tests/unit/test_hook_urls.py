@@ -4,6 +4,9 @@ connection goes to the address checked. The local stack may allow http to loopba
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -122,3 +125,36 @@ def test_the_local_stack_allows_http_to_loopback_and_nothing_else():
         resolve_target(
             "http://localhost/", allow_insecure=True, resolve=resolver({"localhost": ["10.0.0.1"]})
         )
+
+
+def test_a_resolver_that_does_not_answer_in_time_is_an_unresolved_host():
+    # Given a resolver that hangs (getaddrinfo has no time-out of its own)
+    released = threading.Event()
+
+    def hanging(host: str, port: int) -> Sequence[str]:
+        released.wait(10)
+        return ["93.184.216.34"]
+
+    # When a delivery resolves the URL's host, it is refused in time, not held until the function's time-out
+    started = time.monotonic()
+    with pytest.raises(UrlRefused) as refused:
+        resolve_target("https://hooks.example.com/in", resolve=hanging, resolve_timeout=0.2)
+    released.set()
+    assert refused.value.code == "webhook_host_unresolved"
+    assert time.monotonic() - started < 5
+
+
+def test_a_resolver_answering_in_time_is_used_and_its_failure_is_an_unresolved_host():
+    answered = resolve_target(
+        "https://hooks.example.com/in",
+        resolve=resolver({"hooks.example.com": ["93.184.216.34"]}),
+        resolve_timeout=5,
+    )
+    assert answered.address == "93.184.216.34"
+
+    def failing(host: str, port: int) -> Sequence[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(UrlRefused) as refused:
+        resolve_target("https://hooks.example.com/in", resolve=failing)
+    assert refused.value.code == "webhook_host_unresolved"

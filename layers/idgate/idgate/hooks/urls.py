@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 MAX_URL_LENGTH = 2048
+#: How long a delivery waits for the host's addresses: getaddrinfo has no time-out of its own, and a hung
+#: resolver would otherwise hold the try until the function's own time-out.
+RESOLVE_TIMEOUT_SECONDS = 3.0
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 #: Cloud metadata services that are not already link-local (AWS's 169.254.169.254 is).
 METADATA_ADDRESSES = frozenset(
@@ -100,7 +104,36 @@ def system_resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def resolve_target(url: str, *, allow_insecure: bool = False, resolve: Resolve = system_resolve) -> Target:
+def resolve_within(resolve: Resolve, host: str, port: int, *, timeout: float) -> Sequence[str]:
+    """`resolve(host, port)`, or OSError after `timeout` seconds. The resolution goes on in a daemon thread,
+    which a hung resolver may keep, but the try is answered in time (a thread, not a pool: one resolution a
+    try, and nothing to shut down)."""
+    answer: list[Sequence[str]] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            answer.append(resolve(host, port))
+        except BaseException as exc:  # handed to the caller below
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="webhook-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if failure:
+        raise failure[0]
+    if not answer:
+        raise OSError(f"no answer from the resolver within {timeout} s")
+    return answer[0]
+
+
+def resolve_target(
+    url: str,
+    *,
+    allow_insecure: bool = False,
+    resolve: Resolve = system_resolve,
+    resolve_timeout: float = RESOLVE_TIMEOUT_SECONDS,
+) -> Target:
     """Where to connect for `url` now: checked again (the rules may have changed since it was registered),
     then resolved; every address must be allowed (an attacker may mix a public address with a private one)."""
     check_url(url, allow_insecure=allow_insecure)
@@ -108,7 +141,8 @@ def resolve_target(url: str, *, allow_insecure: bool = False, resolve: Resolve =
     host = str(parts.hostname)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        found = [ipaddress.ip_address(a.split("%")[0]) for a in resolve(host.strip("[]"), port)]
+        resolved = resolve_within(resolve, host.strip("[]"), port, timeout=resolve_timeout)
+        found = [ipaddress.ip_address(a.split("%")[0]) for a in resolved]
     except (OSError, ValueError) as exc:
         raise UrlRefused("webhook_host_unresolved", "the URL's host does not resolve") from exc
     if not found:
