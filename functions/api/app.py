@@ -206,8 +206,16 @@ def rotate_webhook_secret(endpoint_id: str) -> Response[str]:
 
 @app.get("/v1/webhook-endpoints/<endpoint_id>/deliveries")
 def webhook_deliveries(endpoint_id: str) -> Response[str]:
-    deliveries = default_webhook_endpoints().deliveries(request_caller(app), endpoint_id)
-    return json_response(200, {"deliveries": [delivery_view(delivery) for delivery in deliveries]})
+    query = app.current_event
+    deliveries, cursor = default_webhook_endpoints().delivery_page(
+        request_caller(app),
+        endpoint_id,
+        limit=query.get_query_string_value("limit"),
+        cursor=query.get_query_string_value("cursor"),
+    )
+    return json_response(
+        200, {"deliveries": [delivery_view(delivery) for delivery in deliveries], "next_cursor": cursor}
+    )
 
 
 @app.post("/v1/webhook-endpoints/<endpoint_id>/replay")

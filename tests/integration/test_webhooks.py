@@ -246,3 +246,34 @@ def test_a_redacted_sessions_delivery_payloads_are_removed_and_a_replay_sends_no
             timeout=15,
         )
         assert len(receiver.requests) == before
+
+
+def test_the_delivery_log_is_read_a_page_at_a_time_and_bad_paging_is_a_422(
+    integration: Integration, endpoints: Endpoints
+):
+    with scripted_server(acknowledged) as receiver:
+        # Given an endpoint with two deliveries
+        endpoint = endpoints.create(receiver.url)
+        sessions = [finalize(integration) for _ in range(2)]
+        eventually(lambda: {d["session_id"] for d in endpoints.deliveries(endpoint["id"])} == set(sessions))
+
+        # When its log is read one delivery a page, following next_cursor
+        url = f"{endpoints.api}/{endpoint['id']}/deliveries"
+        seen: list[str] = []
+        cursor: str | None = None
+        for _ in range(4):
+            params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+            page = requests.get(url, params=params, headers=SECRET_KEY, timeout=10)
+            assert page.status_code == 200, page.text
+            seen += [d["session_id"] for d in page.json()["deliveries"]]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+
+        # Then each delivery came once, the latest first, and the pages ended
+        assert seen == sessions[::-1]
+        assert cursor is None
+        # and a limit or a cursor the API did not give is a 422 with its code
+        for params, code in (({"limit": "0"}, "validation_error"), ({"cursor": "nope"}, "invalid_cursor")):
+            refused = requests.get(url, params=params, headers=SECRET_KEY, timeout=10)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (422, code)

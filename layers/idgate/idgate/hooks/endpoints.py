@@ -3,6 +3,8 @@ rotate the secret, read the latest deliveries, replay. Another client's endpoint
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +32,9 @@ from idgate.validation import validation_failed
 
 #: A replay re-sends at most this many deliveries (the latest ones since the time asked).
 MAX_REPLAY = 500
+#: A page of the delivery log: this many by default, at most MAX_PAGE.
+PAGE_SIZE = 50
+MAX_PAGE = 100
 #: Each event of a client is fanned out to each of its endpoints: a client has at most this many.
 MAX_ENDPOINTS_PER_CLIENT = 20
 
@@ -104,9 +109,20 @@ class WebhookEndpoints:
             raise _not_found()
         return endpoint.model_copy(update={"secrets": secrets}), secret_of(key)
 
-    def deliveries(self, caller: Caller, endpoint_id: str, *, limit: int = 50) -> list[Delivery]:
+    def deliveries(self, caller: Caller, endpoint_id: str) -> list[Delivery]:
+        return self.delivery_page(caller, endpoint_id)[0]
+
+    def delivery_page(
+        self, caller: Caller, endpoint_id: str, *, limit: str | None = None, cursor: str | None = None
+    ) -> tuple[list[Delivery], str | None]:
+        """A page of the endpoint's deliveries, the latest first, and the cursor of the next page (None after
+        the last), from the request's query (`limit`, `cursor`). A cursor names a place in this endpoint's log
+        only: the endpoint is the caller's."""
         endpoint = self._owned(caller, endpoint_id)
-        return self.store.deliveries(endpoint.id, limit=limit)
+        size = PAGE_SIZE if limit is None else _page_size(limit)
+        after = _cursor_key(cursor) if cursor is not None else None
+        page, last = self.store.delivery_page(endpoint.id, limit=size, after=after)
+        return page, (_cursor_of(last) if last is not None else None)
 
     def replay(self, caller: Caller, endpoint_id: str, body: Mapping[str, Any]) -> int:
         """Starts a new series of tries for each of the endpoint's deliveries of events since `since` (the
@@ -157,3 +173,24 @@ def _client_of(caller: Caller) -> str:
 def _not_found() -> NotFound:
     # The same answer for "no such endpoint" and "another client's".
     return NotFound("no such webhook endpoint", code="webhook_endpoint_not_found")
+
+
+def _page_size(limit: str) -> int:
+    if not (limit.isascii() and limit.isdecimal() and 1 <= int(limit) <= MAX_PAGE):
+        raise ValidationFailed(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    return int(limit)
+
+
+def _cursor_of(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
+
+
+def _cursor_key(cursor: str) -> str:
+    """The sort key a cursor of _cursor_of holds; anything else is the caller's mistake (422)."""
+    try:
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        key = ""
+    if len(cursor) > 200 or not key.startswith("delivery#") or not key.isprintable():
+        raise ValidationFailed("cursor is not one this API gave", code="invalid_cursor", field="cursor")
+    return key

@@ -143,19 +143,29 @@ class HookStore:
         self, endpoint_id: str, *, since: datetime | None = None, limit: int = 50
     ) -> list[Delivery]:
         """The endpoint's deliveries, the latest first; only those of events since `since` when given."""
-        values = {
-            ":pk": f"endpoint#{endpoint_id}",
-            ":low": f"delivery#{_time(since)}" if since else "delivery#",
+        return self.delivery_page(endpoint_id, since=since, limit=limit)[0]
+
+    def delivery_page(
+        self, endpoint_id: str, *, limit: int, since: datetime | None = None, after: str | None = None
+    ) -> tuple[list[Delivery], str | None]:
+        """Up to `limit` deliveries, the latest first, from after the one whose sort key is `after`; and the
+        sort key to go on from while DynamoDB says there may be more."""
+        pk = f"endpoint#{endpoint_id}"
+        low = f"delivery#{_time(since)}" if since else "delivery#"
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": self._values.typed({":pk": pk, ":low": low, ":high": "delivery#~"}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+            "ConsistentRead": True,
         }
-        answer = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
-            ExpressionAttributeValues=self._values.typed({**values, ":high": "delivery#~"}),
-            ScanIndexForward=False,
-            Limit=limit,
-            ConsistentRead=True,
-        )
-        return [_delivery(self._values.plain(item)) for item in answer.get("Items", [])]
+        if after is not None:
+            query["ExclusiveStartKey"] = self._values.typed({"pk": pk, "sk": after})
+        answer = self._client.query(**query)
+        last = answer.get("LastEvaluatedKey")
+        page = [_delivery(self._values.plain(item)) for item in answer.get("Items", [])]
+        return page, (str(self._values.plain(last)["sk"]) if last else None)
 
     def mark_enqueued(self, delivery: Delivery) -> None:
         self._update(self._key_of(delivery), "SET enqueued = :true", {":true": True}, condition=_EXISTS)
