@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from devstack.template import Resolver, Template, load_template
 from idgate.domain import Reason, Status
 from idgate.providers.registry import PROVIDERS
+from idgate.routing import PASSED_OVER
 
 ORIGINS = "https://shop.example,https://admin.shop.example"
 
@@ -239,7 +240,8 @@ def function_environment() -> Mapping[str, str]:
 
 
 INSIGHTS_QUERY = re.compile(
-    r"SELECT SUM\((?P<metric>\w+)\) FROM SCHEMA\((?P<schema>[^)]*)\) WHERE (?P<where>.*) GROUP BY (?P<group>\w+)"
+    r"SELECT SUM\((?P<metric>\w+)\) FROM SCHEMA\((?P<schema>[^)]*)\)"
+    r" WHERE (?P<where>.*) GROUP BY (?P<group>\w+)"
 )
 
 
@@ -280,9 +282,11 @@ def test_provider_failures_have_one_alarm_summing_the_reasons_that_are_ours_per_
     assert query["dimensions"] == {"service", "provider", "reason"}
     assert ("service", function_environment()["POWERTOOLS_SERVICE_NAME"]) in query["conditions"]
     counted = {value for key, value in query["conditions"] if key == "reason"}
-    # each one of idgate's reason codes, never a client's mistake
-    assert counted <= {reason.value for reason in Reason}
-    assert {"provider_unreachable", "provider_auth_failed", "provider_error"} <= counted
+    # what makes the routing pass a provider over (it cannot serve us now, whatever the request), and a
+    # provider's error; never a client's mistake (a refused return URL, an unknown template)
+    passed_over = PASSED_OVER - {"provider_unavailable"}  # the API's answer, not a reason a call fails with
+    assert counted == passed_over | {"provider_unreachable", "provider_error"}
+    assert counted - {"provider_quota_exceeded"} <= {reason.value for reason in Reason}
     assert query["group_by"] == "provider"
 
 
