@@ -60,6 +60,8 @@ FUNCTIONS = (
     "PublisherFunction",
     "AuthorizerFunction",
     "KeysFunction",
+    "WebhookFanoutFunction",
+    "WebhookDeliveryFunction",
 )
 #: The distributions Lambda's Python 3.12 runtime brings precompiled (/var/lang/lib/python3.12/site-packages).
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
