@@ -6,7 +6,7 @@ when they are first built, not here. So is the tracing of their calls, when the 
 (idgate.tracing): before the first client is made.
 
 Each function builds only what it uses, since what is built is part of its cold start: the API, webhook and
-poll functions the whole service; the publisher the session store and the event publisher
+poll functions the whole service; the publisher the sessions table and the event publisher
 (`default_announcer`); the authorizer and the keys function the key store. The AWS clients are made once per
 container and shared (idgate.aws_clients), each when first needed.
 """
@@ -145,16 +145,14 @@ def default_service() -> Idgate:
 
 
 def build_announcer(settings: Settings) -> Announcer:
-    """What the publisher function uses: the session store and the event publisher, nothing else."""
+    """What the publisher function uses: the sessions table (without the session store's models: pydantic
+    stays out of the publisher, idgate.announced says why) and the event publisher, nothing else."""
     from idgate.announcing import Announcer
     from idgate.notify import EventPublisher
-    from idgate.store import SessionStore
+    from idgate.session_table import SessionTable
 
     start_tracing(settings.tracing)
-    return Announcer(
-        SessionStore(settings.sessions_table, retention=timedelta(days=settings.retention_days)),
-        EventPublisher(settings.event_bus_name),
-    )
+    return Announcer(SessionTable(settings.sessions_table), EventPublisher(settings.event_bus_name))
 
 
 @lru_cache(maxsize=1)
