@@ -57,10 +57,14 @@ def test_importing_a_handler_leaves_the_heavy_modules_for_first_use(function):
     assert json.loads(out.stdout) == []
 
 
+#: Powertools' batch utility and the event sources' data classes it imports: the functions a stream or a queue
+#: invokes report their failures with idgate.batches instead (it says why).
+NO_BATCH_UTILITY = ("aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.data_classes")
 #: What a function's first invocation builds (idgate.wiring) leaves out, because that function never uses it:
-#: the publisher builds the session store and the event publisher only, the authorizer and the keys function
+#: the publisher builds the sessions table and the event publisher only, the authorizer and the keys function
 #: the key store only; no function builds boto3's DynamoDB resource (idgate.dynamo says why), and only the
-#: API's session creation draws a QR code (segno). The authorizer and the keys function import no pydantic
+#: API's session creation draws a QR code (segno). The publisher reads sessions without their models
+#: (idgate.announced), so imports no pydantic. The authorizer and the keys function import no pydantic
 #: (the settings are a dataclass, idgate.settings): the authorizer validates nothing, the keys function its
 #: commands with pydantic-core's validators alone (idgate.key_admin); pydantic and its first model were
 #: about 0.25 of the floor of their cold starts (README, "cold starts").
@@ -75,6 +79,10 @@ NEVER_BUILT = {
         "idgate.service",
         "idgate.follow_state",
         "idgate.api",
+        "idgate.store",
+        "idgate.domain",
+        "pydantic",
+        *NO_BATCH_UTILITY,
     ),
     "authorizer": (
         "boto3.dynamodb.table",
@@ -95,8 +103,21 @@ NEVER_BUILT = {
         "pydantic",
     ),
     # The webhook functions build the webhooks' store, queue and KMS only: no provider, no session use case.
-    "fanout": ("boto3.dynamodb.table", "requests", "idgate.providers.registry", "idgate.service"),
-    "delivery": ("boto3.dynamodb.table", "requests", "idgate.providers.registry", "idgate.service", "segno"),
+    "fanout": (
+        "boto3.dynamodb.table",
+        "requests",
+        "idgate.providers.registry",
+        "idgate.service",
+        *NO_BATCH_UTILITY,
+    ),
+    "delivery": (
+        "boto3.dynamodb.table",
+        "requests",
+        "idgate.providers.registry",
+        "idgate.service",
+        "segno",
+        *NO_BATCH_UTILITY,
+    ),
 }
 BUILD_PROBE = """
 import json, sys
