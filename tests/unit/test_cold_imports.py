@@ -5,6 +5,7 @@ those dependencies are what the function uses, no more. (How long a cold start t
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -158,7 +159,7 @@ imported = gc.get_freeze_count()
 for name, value in list(vars(app).items()):
     if name.startswith("default_") and getattr(value, "__module__", "") == "idgate.wiring":
         value()
-print(json.dumps([imported, gc.get_freeze_count() - imported]))
+print(json.dumps([imported, gc.get_freeze_count() - imported, gc.isenabled()]))
 """
 
 
@@ -175,6 +176,27 @@ def test_what_a_cold_start_makes_is_left_out_of_garbage_collection(function):
         env={"AWS_DEFAULT_REGION": "us-east-1", "SESSIONS_TABLE": "sessions", "KEYS_TABLE": "keys"},
     )
     # Then what each made is frozen (idgate.wiring.freeze_long_lived): never traversed by a collection again
-    frozen_by_the_import, frozen_by_the_build = json.loads(out.stdout)
+    frozen_by_the_import, frozen_by_the_build, collecting = json.loads(out.stdout)
     assert frozen_by_the_import > 0
     assert frozen_by_the_build > 0
+    # and the collector, paused while the dependencies were built (wiring.built_long_lived), runs again
+    assert collecting is True
+
+
+def test_a_build_pauses_the_collector_and_leaves_it_as_it_was():
+    # Given the collector's state before a build, and the state it is in during the build
+    from idgate import wiring
+
+    states: list[bool] = []
+    for before in (True, False):
+        (gc.enable if before else gc.disable)()
+        try:
+            # When something is built as the builders build
+            with wiring.built_long_lived():
+                states.append(gc.isenabled())
+            after = gc.isenabled()
+        finally:
+            gc.enable()
+        # Then the collector was paused during the build, and is as it was after it
+        assert after is before
+    assert states == [False, False]
