@@ -5,6 +5,7 @@ those dependencies are what the function uses, no more. (How long a cold start t
 
 from __future__ import annotations
 
+import ast
 import gc
 import json
 import subprocess
@@ -155,11 +156,11 @@ FREEZE_PROBE = """
 import gc, json, sys
 sys.path[0:0] = sys.argv[1:]
 import app
-imported = gc.get_freeze_count()
+imported, collecting_after_the_import = gc.get_freeze_count(), gc.isenabled()
 for name, value in list(vars(app).items()):
     if name.startswith("default_") and getattr(value, "__module__", "") == "idgate.wiring":
         value()
-print(json.dumps([imported, gc.get_freeze_count() - imported, gc.isenabled()]))
+print(json.dumps([imported, gc.get_freeze_count() - imported, collecting_after_the_import, gc.isenabled()]))
 """
 
 
@@ -176,11 +177,28 @@ def test_what_a_cold_start_makes_is_left_out_of_garbage_collection(function):
         env={"AWS_DEFAULT_REGION": "us-east-1", "SESSIONS_TABLE": "sessions", "KEYS_TABLE": "keys"},
     )
     # Then what each made is frozen (idgate.wiring.freeze_long_lived): never traversed by a collection again
-    frozen_by_the_import, frozen_by_the_build, collecting = json.loads(out.stdout)
+    frozen_by_the_import, frozen_by_the_build, collecting_after_import, collecting = json.loads(out.stdout)
     assert frozen_by_the_import > 0
     assert frozen_by_the_build > 0
-    # and the collector, paused while the dependencies were built (wiring.built_long_lived), runs again
+    # and the collector, paused during the import and while the dependencies were built, runs again
+    assert collecting_after_import is True
     assert collecting is True
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_handler_pauses_the_collector_before_its_first_import(function):
+    # Given the handler's statements after its docstring and `from __future__ import annotations`
+    tree = ast.parse((REPO / "functions" / function / "app.py").read_text())
+    statements = [
+        node
+        for node in tree.body[1:]
+        if not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+    ]
+    # Then the first two import the collector and pause it (idgate.wiring.freeze_long_lived resumes it)
+    assert ast.unparse(statements[0]) == "import gc"
+    assert ast.unparse(statements[1]) == "gc.disable()"
+    # and the last freezes what the import made and resumes it
+    assert ast.unparse(statements[-1]) == "freeze_long_lived()"
 
 
 def test_a_build_pauses_the_collector_and_leaves_it_as_it_was():
