@@ -110,6 +110,7 @@ NEVER_BUILT = {
         "requests",
         "idgate.providers.registry",
         "idgate.service",
+        "idgate.hooks.endpoints",
         *NO_BATCH_UTILITY,
     ),
     "delivery": (
