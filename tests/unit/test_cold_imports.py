@@ -119,6 +119,7 @@ NEVER_BUILT = {
         "idgate.providers.registry",
         "idgate.service",
         "segno",
+        "idgate.domain",
         *NO_BATCH_UTILITY,
     ),
 }
