@@ -3,6 +3,12 @@ of the shared package, and map the answer; errors become JSON in one place (idga
 
 from __future__ import annotations
 
+import gc
+
+# The collector is paused for the cold start: what the import makes lives as long as the container, and a
+# collection now would traverse it for nothing (freeze_long_lived, at the end, freezes it and resumes them).
+gc.disable()
+
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -231,5 +237,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
-# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+# What the import made lives as long as the container: the garbage collector leaves it alone, and resumes
+# (idgate.wiring).
 freeze_long_lived()

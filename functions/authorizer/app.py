@@ -3,6 +3,12 @@ passed through for the session check."""
 
 from __future__ import annotations
 
+import gc
+
+# The collector is paused for the cold start: what the import makes lives as long as the container, and a
+# collection now would traverse it for nothing (freeze_long_lived, at the end, freezes it and resumes them).
+gc.disable()
+
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -30,5 +36,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return authorize(default_key_store(), event.get("headers") or {})
 
 
-# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+# What the import made lives as long as the container: the garbage collector leaves it alone, and resumes
+# (idgate.wiring).
 freeze_long_lived()

@@ -5,13 +5,18 @@ it again after its visibility timeout, and moves it to the dead-letter queue aft
 
 from __future__ import annotations
 
+import gc
+
+# The collector is paused for the cold start: what the import makes lives as long as the container, and a
+# collection now would traverse it for nothing (freeze_long_lived, at the end, freezes it and resumes them).
+gc.disable()
+
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idgate.batches import queue_batch
 from idgate.logs import log_invocation
 from idgate.wiring import default_deliverer, freeze_long_lived
 
@@ -30,13 +35,12 @@ AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 logger = Logger(service="idgate")
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def deliver(record: SQSRecord) -> None:
+def deliver(body: str) -> None:
     from idgate.hooks.model import Attempt  # with the deliverer's dependencies, not at cold start
 
-    attempt = Attempt.model_validate_json(record.body)
+    attempt = Attempt.model_validate_json(body)
     logger.thread_safe_append_keys(endpoint_id=attempt.endpoint_id, event_id=attempt.event_id)
     outcome = default_deliverer().handle(attempt)
     logger.info("webhook try", attempt=attempt.attempt, series=attempt.series, outcome=outcome)
@@ -44,8 +48,10 @@ def deliver(record: SQSRecord) -> None:
 
 @log_invocation(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
+    # Each message's failure is reported for its retry (idgate.batches: why not Powertools' batch utility).
+    return dict(queue_batch(event, deliver))
 
 
-# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+# What the import made lives as long as the container: the garbage collector leaves it alone, and resumes
+# (idgate.wiring).
 freeze_long_lived()

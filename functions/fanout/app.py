@@ -8,13 +8,18 @@ batch item failure and retried with the records after it in its shard: no event 
 
 from __future__ import annotations
 
+import gc
+
+# The collector is paused for the cold start: what the import makes lives as long as the container, and a
+# collection now would traverse it for nothing (freeze_long_lived, at the end, freezes it and resumes them).
+gc.disable()
+
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idgate.batches import Image, is_true, plain_image, stream_batch, text_of
 from idgate.logs import log_invocation
 from idgate.secrets_util import SESSION_ID
 from idgate.wiring import default_fanout, freeze_long_lived
@@ -30,34 +35,34 @@ AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 logger = Logger(service="idgate")
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def fan_out(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.new_image if record.dynamodb else None
-    session_id = image.get("pk") if image else None
+def fan_out(image: Image) -> None:
+    session_id = text_of(image, "pk")
     # Sessions only (the table holds other items too); a final session's records after its event went out
     # (`event_published`) come after the record that finalized it, which was fanned out.
-    if not image or not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+    if session_id is None or not SESSION_ID.fullmatch(session_id):
         return
     logger.thread_safe_append_keys(session_id=session_id)
     # A redaction (DELETE /v1/sessions/{id}) erases the payloads kept for the session's deliveries too; the
     # records after it (its event marked published) have nothing more to do.
     if "redacted_at" in image:
-        if image.get("redaction_published") is not True:
+        if not is_true(image, "redaction_published"):
             default_fanout().session_redacted(session_id)
         return
-    if image.get("event_published") is True:
+    if is_true(image, "event_published"):
         return
     from idgate.session_writes import session_from_item  # with the fan-out's dependencies, not at cold start
 
-    default_fanout().session_changed(session_from_item(image))
+    default_fanout().session_changed(session_from_item(plain_image(image)))
 
 
 @log_invocation(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=fan_out, processor=processor, context=context)
+    # Each record's failure is reported for its retry (idgate.batches says why not Powertools' batch utility).
+    return dict(stream_batch(event, fan_out))
 
 
-# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+# What the import made lives as long as the container: the garbage collector leaves it alone, and resumes
+# (idgate.wiring).
 freeze_long_lived()

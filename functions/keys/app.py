@@ -5,6 +5,12 @@
 
 from __future__ import annotations
 
+import gc
+
+# The collector is paused for the cold start: what the import makes lives as long as the container, and a
+# collection now would traverse it for nothing (freeze_long_lived, at the end, freezes it and resumes them).
+gc.disable()
+
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,5 +41,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"error": {"code": exc.code, "message": exc.message, **exc.details}}
 
 
-# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+# What the import made lives as long as the container: the garbage collector leaves it alone, and resumes
+# (idgate.wiring).
 freeze_long_lived()

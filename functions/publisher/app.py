@@ -8,13 +8,18 @@ after it in its shard, until EventBridge takes it: no final status can miss its 
 
 from __future__ import annotations
 
+import gc
+
+# The collector is paused for the cold start: what the import makes lives as long as the container, and a
+# collection now would traverse it for nothing (freeze_long_lived, at the end, freezes it and resumes them).
+gc.disable()
+
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idgate.batches import Image, is_true, stream_batch, text_of
 from idgate.logs import log_invocation
 from idgate.secrets_util import SESSION_ID
 from idgate.wiring import default_announcer, freeze_long_lived
@@ -29,19 +34,17 @@ AWS_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 logger = Logger(service="idgate")
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def announce(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.new_image if record.dynamodb else None
-    session_id = image.get("pk") if image else None
+def announce(image: Image) -> None:
+    session_id = text_of(image, "pk")
     # Only a session's writes after its final status (or its redaction), before its event is out, can need
     # an event: the table also holds other items (shared provider tokens), and most writes are of open
     # sessions.
-    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+    if session_id is None or not SESSION_ID.fullmatch(session_id):
         return
-    final_due = "finalized_at" in image and image.get("event_published") is not True
-    redaction_due = "redacted_at" in image and image.get("redaction_published") is not True
+    final_due = "finalized_at" in image and not is_true(image, "event_published")
+    redaction_due = "redacted_at" in image and not is_true(image, "redaction_published")
     if not final_due and not redaction_due:
         return
     logger.thread_safe_append_keys(session_id=session_id)
@@ -55,10 +58,10 @@ def announce(record: DynamoDBRecord) -> None:
 
 @log_invocation(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=announce, processor=processor, context=context
-    )
+    # Each record's failure is reported for its retry (idgate.batches says why not Powertools' batch utility).
+    return dict(stream_batch(event, announce))
 
 
-# What the import made lives as long as the container: the garbage collector leaves it alone (idgate.wiring).
+# What the import made lives as long as the container: the garbage collector leaves it alone, and resumes
+# (idgate.wiring).
 freeze_long_lived()

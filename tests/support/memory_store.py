@@ -26,7 +26,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from idgate.announced import Announced, announced_of
 from idgate.domain import Cause, Session, Status
+from idgate.dynamo import from_dynamo
 from idgate.repository import ANNOUNCED_EVENTS, REDACTED_FIELDS
 from idgate.session_writes import (
     SessionUpdate,
@@ -123,6 +125,10 @@ class InMemorySessionStore:
     def get(self, session_id: str) -> Session | None:
         item = self.stored_item(session_id, operation="GetItem")
         return session_from_item(item) if item is not None else None
+
+    def announced(self, session_id: str) -> Announced | None:
+        item = self.stored_item(session_id, operation="GetItem")
+        return announced_of(from_dynamo(item)) if item is not None else None
 
     def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:
         _check_key(provider, "provider", "Query")

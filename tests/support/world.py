@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from idgate.announced import Announced
 from idgate.api import Caller
 from idgate.domain import Session, Status
 from idgate.follow_state import FollowState
@@ -157,8 +158,8 @@ class CadenceBoundProvider(FakeProvider):
 @dataclass
 class Outside:
     started: list[FollowState] = field(default_factory=list)
-    published: list[Session] = field(default_factory=list)
-    redactions: list[Session] = field(default_factory=list)
+    published: list[Announced] = field(default_factory=list)
+    redactions: list[Announced] = field(default_factory=list)
     publish_failures: int = 0
     mails: list[dict[str, Any]] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
@@ -166,13 +167,13 @@ class Outside:
     def start(self, state: FollowState) -> None:
         self.started.append(state)
 
-    def session_finalized(self, session: Session) -> None:
+    def session_finalized(self, session: Announced) -> None:
         if self.publish_failures:
             self.publish_failures -= 1
             raise RuntimeError("EventBridge is down")
         self.published.append(session)
 
-    def session_redacted(self, session: Session) -> None:
+    def session_redacted(self, session: Announced) -> None:
         if self.publish_failures:
             self.publish_failures -= 1
             raise RuntimeError("EventBridge is down")

@@ -5,6 +5,8 @@ those dependencies are what the function uses, no more. (How long a cold start t
 
 from __future__ import annotations
 
+import ast
+import gc
 import json
 import subprocess
 import sys
@@ -57,10 +59,14 @@ def test_importing_a_handler_leaves_the_heavy_modules_for_first_use(function):
     assert json.loads(out.stdout) == []
 
 
+#: Powertools' batch utility and the event sources' data classes it imports: the functions a stream or a queue
+#: invokes report their failures with idgate.batches instead (it says why).
+NO_BATCH_UTILITY = ("aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.data_classes")
 #: What a function's first invocation builds (idgate.wiring) leaves out, because that function never uses it:
-#: the publisher builds the session store and the event publisher only, the authorizer and the keys function
+#: the publisher builds the sessions table and the event publisher only, the authorizer and the keys function
 #: the key store only; no function builds boto3's DynamoDB resource (idgate.dynamo says why), and only the
-#: API's session creation draws a QR code (segno). The authorizer and the keys function import no pydantic
+#: API's session creation draws a QR code (segno). The publisher reads sessions without their models
+#: (idgate.announced), so imports no pydantic. The authorizer and the keys function import no pydantic
 #: (the settings are a dataclass, idgate.settings): the authorizer validates nothing, the keys function its
 #: commands with pydantic-core's validators alone (idgate.key_admin); pydantic and its first model were
 #: about 0.25 of the floor of their cold starts (README, "cold starts").
@@ -75,6 +81,10 @@ NEVER_BUILT = {
         "idgate.service",
         "idgate.follow_state",
         "idgate.api",
+        "idgate.store",
+        "idgate.domain",
+        "pydantic",
+        *NO_BATCH_UTILITY,
     ),
     "authorizer": (
         "boto3.dynamodb.table",
@@ -95,8 +105,23 @@ NEVER_BUILT = {
         "pydantic",
     ),
     # The webhook functions build the webhooks' store, queue and KMS only: no provider, no session use case.
-    "fanout": ("boto3.dynamodb.table", "requests", "idgate.providers.registry", "idgate.service"),
-    "delivery": ("boto3.dynamodb.table", "requests", "idgate.providers.registry", "idgate.service", "segno"),
+    "fanout": (
+        "boto3.dynamodb.table",
+        "requests",
+        "idgate.providers.registry",
+        "idgate.service",
+        "idgate.hooks.endpoints",
+        *NO_BATCH_UTILITY,
+    ),
+    "delivery": (
+        "boto3.dynamodb.table",
+        "requests",
+        "idgate.providers.registry",
+        "idgate.service",
+        "segno",
+        "idgate.domain",
+        *NO_BATCH_UTILITY,
+    ),
 }
 BUILD_PROBE = """
 import json, sys
@@ -133,11 +158,11 @@ FREEZE_PROBE = """
 import gc, json, sys
 sys.path[0:0] = sys.argv[1:]
 import app
-imported = gc.get_freeze_count()
+imported, collecting_after_the_import = gc.get_freeze_count(), gc.isenabled()
 for name, value in list(vars(app).items()):
     if name.startswith("default_") and getattr(value, "__module__", "") == "idgate.wiring":
         value()
-print(json.dumps([imported, gc.get_freeze_count() - imported]))
+print(json.dumps([imported, gc.get_freeze_count() - imported, collecting_after_the_import, gc.isenabled()]))
 """
 
 
@@ -154,6 +179,44 @@ def test_what_a_cold_start_makes_is_left_out_of_garbage_collection(function):
         env={"AWS_DEFAULT_REGION": "us-east-1", "SESSIONS_TABLE": "sessions", "KEYS_TABLE": "keys"},
     )
     # Then what each made is frozen (idgate.wiring.freeze_long_lived): never traversed by a collection again
-    frozen_by_the_import, frozen_by_the_build = json.loads(out.stdout)
+    frozen_by_the_import, frozen_by_the_build, collecting_after_import, collecting = json.loads(out.stdout)
     assert frozen_by_the_import > 0
     assert frozen_by_the_build > 0
+    # and the collector, paused during the import and while the dependencies were built, runs again
+    assert collecting_after_import is True
+    assert collecting is True
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_handler_pauses_the_collector_before_its_first_import(function):
+    # Given the handler's statements after its docstring and `from __future__ import annotations`
+    tree = ast.parse((REPO / "functions" / function / "app.py").read_text())
+    statements = [
+        node
+        for node in tree.body[1:]
+        if not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+    ]
+    # Then the first two import the collector and pause it (idgate.wiring.freeze_long_lived resumes it)
+    assert ast.unparse(statements[0]) == "import gc"
+    assert ast.unparse(statements[1]) == "gc.disable()"
+    # and the last freezes what the import made and resumes it
+    assert ast.unparse(statements[-1]) == "freeze_long_lived()"
+
+
+def test_a_build_pauses_the_collector_and_leaves_it_as_it_was():
+    # Given the collector's state before a build, and the state it is in during the build
+    from idgate import wiring
+
+    states: list[bool] = []
+    for before in (True, False):
+        (gc.enable if before else gc.disable)()
+        try:
+            # When something is built as the builders build
+            with wiring.built_long_lived():
+                states.append(gc.isenabled())
+            after = gc.isenabled()
+        finally:
+            gc.enable()
+        # Then the collector was paused during the build, and is as it was after it
+        assert after is before
+    assert states == [False, False]

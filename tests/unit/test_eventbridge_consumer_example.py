@@ -19,6 +19,7 @@ from moto import mock_aws
 
 from devstack.cfn import CfnLoader
 from devstack.template import load_template
+from idgate.announced import announced_session
 from idgate.domain import Result, Status
 from idgate.notify import EventPublisher
 from tests.support.sessions import open_session
@@ -74,7 +75,7 @@ def received(url: str) -> list[dict[str, Any]]:
 def publish(status: Status) -> None:
     # The bus idgate's functions publish to (template.yaml's EVENT_BUS_NAME).
     EventPublisher("default", client=boto3.client("events", region_name="us-east-1")).session_finalized(
-        final(status)
+        announced_session(final(status))
     )
 
 

@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from devstack.sandboxes.jekimo import JekimoSandbox
 from devstack.sandboxes.jekimo_answers import AnswerShapes
+from idgate.announced import Announced
 from idgate.api import Caller
-from idgate.domain import Reason, Session, Status
+from idgate.domain import Reason, Status
 from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable
 from idgate.follow_state import FollowState
 from idgate.ports import Dependencies
@@ -314,7 +315,7 @@ class Outside:
 
     def start(self, state: FollowState) -> None: ...
 
-    def session_finalized(self, session: Session) -> None: ...
+    def session_finalized(self, session: Announced) -> None: ...
 
     def send_pin(self, *, to: str, pin: str, valid_minutes: int) -> None:
         self.mails.append({"to": to, "pin": pin})

@@ -345,6 +345,7 @@ def test_the_layers_aws_calls_are_found() -> None:
     modules = {call.module for call in calls()}
     assert modules == {
         "idgate.store",
+        "idgate.session_table",
         "idgate.keystore",
         "idgate.idempotency",
         "idgate.shared_token",

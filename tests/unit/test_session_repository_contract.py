@@ -17,7 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from idgate.domain import Cause, Result, Session, Status, can_move
+from idgate.announced import announced_session
+from idgate.domain import Cause, Result, Routing, RoutingTry, Session, Status, can_move
 from idgate.repository import OPEN_ONLY_FIELDS, SessionRepository
 from idgate.store import SessionStore, epoch
 from tests.support.memory_store import InMemorySessionStore
@@ -633,3 +634,34 @@ def test_of_racing_claims_exactly_one_wins(subject: Subject):
             8, lambda _, session=session: subject.store.claim_event(session.id, now=NOW, stale_after=STALE)
         )
         assert claimed.count(True) == 1
+
+
+# ---- a session as its events tell it (idgate.announced) ---------------------------------------------
+
+
+def test_a_session_is_announced_as_get_reads_it_without_the_model(subject: Subject):
+    # Given a session stored final from the start, with a result whose None fields the item leaves out,
+    # and the routing that chose its provider
+    routing = Routing(
+        check="document", tried=[RoutingTry(provider="okid", reason="circuit_open")], chosen="fake"
+    )
+    result = Result(decision=Status.ERROR, reasons=["provider_unreachable"], data={"score": 0.5, "n": 2})
+    session = added(subject, status=Status.ERROR, result=result, finalized_at=NOW, routing=routing)
+    assert "risk" not in item_of(subject, session.id)["result"]
+    # Then its announced view is the model's, field for field, at each write of its life
+    stored = subject.store.get(session.id)
+    assert stored is not None
+    assert subject.store.announced(session.id) == announced_session(stored)
+    subject.store.mark_event_published(session.id)
+    assert subject.store.redact(session.id, status=Status.ERROR, now=NOW + timedelta(hours=1))
+    stored = subject.store.get(session.id)
+    assert stored is not None
+    announced = subject.store.announced(session.id)
+    assert announced == announced_session(stored)
+    assert announced is not None
+    assert (announced.event_published, announced.reference, announced.redacted_at) == (
+        True,
+        None,
+        NOW + timedelta(hours=1),
+    )
+    assert subject.store.announced("ses_contract999999999999") is None

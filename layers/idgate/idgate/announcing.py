@@ -2,8 +2,9 @@
 (functions/publisher), never from the writer's path, so that no final status can miss its event whatever
 wrote it, and a publish that fails is retried by the stream.
 
-A module of its own, on the session store and the event publisher only, so that the publisher function builds
-and imports nothing else: no provider client, no requests, no use case of the API (idgate.wiring).
+A module of its own, on the sessions table and the event publisher only, so that the publisher function builds
+and imports nothing else: no provider client, no requests, no use case of the API (idgate.wiring), and no
+session model: it reads a session as its events tell it (idgate.announced), whichever store it is given.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from idgate.domain import Session
-from idgate.repository import SessionRepository
+from idgate.announced import Announced
 
 logger = Logger(service="idgate", child=True)
 
@@ -28,9 +28,24 @@ EVENT_CLAIM_STALE_AFTER = timedelta(seconds=60)
 
 
 class Publisher(Protocol):
-    def session_finalized(self, session: Session) -> None: ...
+    def session_finalized(self, session: Announced) -> None: ...
 
-    def session_redacted(self, session: Session) -> None: ...
+    def session_redacted(self, session: Announced) -> None: ...
+
+
+class AnnouncedSessions(Protocol):
+    """What announcing uses of the sessions: the `SessionRepository` (idgate.repository) has it all, and so
+    has the sessions table alone (idgate.session_table), which the publisher function builds."""
+
+    def announced(self, session_id: str) -> Announced | None: ...
+
+    def claim_event(
+        self, session_id: str, *, now: datetime, stale_after: timedelta, event: str = "finalized"
+    ) -> bool: ...
+
+    def release_event_claim(self, session_id: str, event: str = "finalized") -> None: ...
+
+    def mark_event_published(self, session_id: str, event: str = "finalized") -> None: ...
 
 
 def _utc_now() -> datetime:
@@ -40,7 +55,7 @@ def _utc_now() -> datetime:
 class Announcer:
     def __init__(
         self,
-        sessions: SessionRepository,
+        sessions: AnnouncedSessions,
         publisher: Publisher,
         *,
         clock: Callable[[], datetime] = _utc_now,
@@ -54,7 +69,7 @@ class Announcer:
     def publish_final(self, session_id: str) -> bool:
         """Publishes the session's final-status event once; False when the session is not final (or
         unknown) and there is nothing to publish. Raises when publishing fails (the stream retries)."""
-        session = self._sessions.get(session_id)
+        session = self._sessions.announced(session_id)
         if session is None or not session.status.is_final:
             return False
         self.ensure_event(session)
@@ -63,21 +78,21 @@ class Announcer:
     def publish_redacted(self, session_id: str) -> bool:
         """Publishes the session's `session.redacted` event once; False when it is not redacted (or
         unknown). Raises when publishing fails (the stream retries)."""
-        session = self._sessions.get(session_id)
+        session = self._sessions.announced(session_id)
         if session is None or session.redacted_at is None:
             return False
         if not session.redaction_published:
             self._announce(session, "redacted", self._publisher.session_redacted)
         return True
 
-    def ensure_event(self, session: Session) -> None:
+    def ensure_event(self, session: Announced) -> None:
         """Publishes the final-status event unless it was published or another publisher is at it (a
         claim taken by a conditional write). Raises when publishing fails, after a few tries, with the
         claim released: the stream then retries the record."""
         if not session.event_published:
             self._announce(session, "finalized", self._publisher.session_finalized)
 
-    def _announce(self, session: Session, event: str, publish: Callable[[Session], None]) -> None:
+    def _announce(self, session: Announced, event: str, publish: Callable[[Announced], None]) -> None:
         sessions = self._sessions
         now = self._clock()
         if not sessions.claim_event(session.id, now=now, stale_after=EVENT_CLAIM_STALE_AFTER, event=event):

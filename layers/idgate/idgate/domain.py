@@ -8,44 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Status(StrEnum):
-    PENDING = "pending"  # waiting for the user
-    PROCESSING = "processing"  # the provider is deciding
-    AWAITING_PIN = "awaiting_pin"  # the user must prove the PIN we emailed
-    REVIEW = "review"  # a human at the provider decides
-    APPROVED = "approved"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    ERROR = "error"
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-
-FINAL_STATUSES = frozenset({Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ERROR})
-
-# A status only ever moves to a higher rank; review and awaiting_pin are alternatives, never successive.
-_RANK = {
-    Status.PENDING: 0,
-    Status.PROCESSING: 1,
-    Status.REVIEW: 2,
-    Status.AWAITING_PIN: 2,
-    Status.APPROVED: 3,
-    Status.DECLINED: 3,
-    Status.EXPIRED: 3,
-    Status.ERROR: 3,
-}
-
-
-def can_move(current: Status, target: Status) -> bool:
-    return _RANK[target] > _RANK[current]
-
-
-def statuses_before(target: Status) -> list[Status]:
-    """The statuses a session may be in for a write of `target` to succeed (used as the write's condition)."""
-    return [status for status in Status if can_move(status, target)]
+# The statuses hold no model: the publisher function reads them without importing pydantic (idgate.announced).
+from idgate.statuses import FINAL_STATUSES as FINAL_STATUSES
+from idgate.statuses import Status as Status
+from idgate.statuses import can_move as can_move
+from idgate.statuses import statuses_before as statuses_before
 
 
 class Reason(StrEnum):

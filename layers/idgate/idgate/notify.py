@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from idgate.domain import Session
+from idgate.announced import Announced
 
 if TYPE_CHECKING:  # a type only: the publisher function imports this module and never builds that model
     from idgate.follow_state import FollowState
@@ -16,21 +16,21 @@ EVENT_DETAIL_TYPE = "Session Finalized"
 REDACTED_DETAIL_TYPE = "Session Redacted"
 
 
-def final_event_detail(session: Session) -> dict[str, Any]:
+def final_event_detail(session: Announced) -> dict[str, Any]:
     """The documented `detail` of the one event published when a session reaches its final status."""
     return {
         "id": session.id,
         "provider": session.provider,
         "status": session.status.value,
         "reference": session.reference,
-        "result": session.result.model_dump(mode="json") if session.result else None,
+        "result": session.result,
         "finalized_at": session.finalized_at.isoformat() if session.finalized_at else None,
         # How idgate chose the provider (`"provider": "auto"`), else null.
-        "routing": session.routing.model_dump(mode="json") if session.routing else None,
+        "routing": session.routing,
     }
 
 
-def redacted_event_detail(session: Session) -> dict[str, Any]:
+def redacted_event_detail(session: Announced) -> dict[str, Any]:
     """The documented `detail` of the event published when a session's personal data was erased."""
     return {
         "id": session.id,
@@ -52,10 +52,10 @@ class EventPublisher:
         self._bus = bus_name
         self._client = client
 
-    def session_finalized(self, session: Session) -> None:
+    def session_finalized(self, session: Announced) -> None:
         self._put(EVENT_DETAIL_TYPE, final_event_detail(session))
 
-    def session_redacted(self, session: Session) -> None:
+    def session_redacted(self, session: Announced) -> None:
         self._put(REDACTED_DETAIL_TYPE, redacted_event_detail(session))
 
     def _put(self, detail_type: str, detail: dict[str, Any]) -> None:

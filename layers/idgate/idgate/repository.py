@@ -16,10 +16,13 @@ raises boto3's TypeError before anything is written.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+# The events' marks are announcing's, which reads them without the models (idgate.announced).
+from idgate.announced import ANNOUNCED_EVENTS as ANNOUNCED_EVENTS
+from idgate.announced import Announced
+from idgate.announced import EventMarks as EventMarks
 from idgate.domain import Cause, Session, Status
 
 #: What only an open session needs: personal data or a secret (Jekimo's login URL holds its token), and
@@ -29,25 +32,6 @@ OPEN_ONLY_FIELDS = ("email", "provider_token", "verification_url", "pin_hash", "
 #: What a redaction removes besides `result.data` (which it empties): what the client or the provider
 #: could tie to a person. The status, decision, reason codes and times stay.
 REDACTED_FIELDS = ("reference", "provider_ref", "provider_token", "verification_url", "email")
-
-
-@dataclass(frozen=True)
-class EventMarks:
-    """The attributes of one kind of announced event: it is due once `due` exists, claimed by a publisher
-    at `claimed`, and out once `published` is true."""
-
-    due: str
-    claimed: str
-    published: str
-
-
-#: The events published from the table's change stream (idgate.announcing), each once per session.
-ANNOUNCED_EVENTS = {
-    "finalized": EventMarks(due="finalized_at", claimed="event_claimed_at", published="event_published"),
-    "redacted": EventMarks(
-        due="redacted_at", claimed="redaction_claimed_at", published="redaction_published"
-    ),
-}
 
 
 class SessionRepository(Protocol):
@@ -73,6 +57,11 @@ class SessionRepository(Protocol):
     def get(self, session_id: str) -> Session | None:
         """The session as stored now (a strongly consistent read), or None when there is no such id.
         An empty id raises ClientError `ValidationException`."""
+        ...
+
+    def announced(self, session_id: str) -> Announced | None:
+        """The session as `get` reads it, as its events tell it (idgate.announced: `announced_session` of
+        what `get` answers), or None when there is no such id. Read without building the model."""
         ...
 
     def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:

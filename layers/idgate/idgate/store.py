@@ -15,8 +15,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from idgate.domain import Cause, Session, Status
-from idgate.dynamo import AttributeValues, is_condition_failure, new_client
-from idgate.repository import ANNOUNCED_EVENTS, REDACTED_FIELDS
+from idgate.dynamo import is_condition_failure
+from idgate.repository import REDACTED_FIELDS
+from idgate.session_table import SessionTable
 from idgate.session_writes import (
     SessionUpdate,
     advance_update,
@@ -39,15 +40,14 @@ _OPEN_CLIENT_CONDITION = "#n0 = :v0"
 _APPEND_HISTORY = "#history = list_append(if_not_exists(#history, :no_history), :history_entry)"
 
 
-class SessionStore:
+class SessionStore(SessionTable):
     """The sessions on DynamoDB: the `SessionRepository` of idgate.repository, which states the contract.
     `client`: a DynamoDB client (idgate.dynamo says why not a resource), shared with the container's other
-    users of the table (idgate.wiring); by default one of its own."""
+    users of the table (idgate.wiring); by default one of its own. What the publisher function uses of it
+    (the announced view, the events' claims and marks) is idgate.session_table's."""
 
     def __init__(self, table_name: str, *, retention: timedelta, client: Any = None) -> None:
-        self._client = client or new_client()
-        self._table = table_name
-        self._values = AttributeValues()
+        super().__init__(table_name, client=client)
         self._retention = retention
 
     def add(self, session: Session) -> None:
@@ -61,9 +61,8 @@ class SessionStore:
         )
 
     def get(self, session_id: str) -> Session | None:
-        answer = self._client.get_item(TableName=self._table, Key=self._key(session_id), ConsistentRead=True)
-        item = answer.get("Item")
-        return session_from_item(self._values.plain(item)) if item else None
+        item = self._stored(session_id)
+        return session_from_item(item) if item is not None else None
 
     def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:
         answer = self._client.query(
@@ -148,43 +147,6 @@ class SessionStore:
             values={":now": now.isoformat(), ":since": (now - every).isoformat()},
         )
 
-    def claim_event(
-        self, session_id: str, *, now: datetime, stale_after: timedelta, event: str = "finalized"
-    ) -> bool:
-        """Claims the right to publish a session's `event` (repository.ANNOUNCED_EVENTS), so that two
-        triggers cannot both publish. A claim whose publisher died (older than `stale_after`) may be
-        taken over."""
-        marks = ANNOUNCED_EVENTS[event]
-        return self._conditional_update(
-            session_id,
-            UpdateExpression="SET #claimed = :now",
-            ConditionExpression=(
-                "attribute_exists(#due) AND NOT #published = :true"
-                " AND (attribute_not_exists(#claimed) OR #claimed < :stale)"
-            ),
-            ExpressionAttributeNames={
-                "#claimed": marks.claimed,
-                "#published": marks.published,
-                "#due": marks.due,
-            },
-            values={":now": now.isoformat(), ":stale": (now - stale_after).isoformat(), ":true": True},
-        )
-
-    def release_event_claim(self, session_id: str, event: str = "finalized") -> None:
-        self._update_item(
-            session_id,
-            UpdateExpression="REMOVE #claimed",
-            ExpressionAttributeNames={"#claimed": ANNOUNCED_EVENTS[event].claimed},
-        )
-
-    def mark_event_published(self, session_id: str, event: str = "finalized") -> None:
-        self._update_item(
-            session_id,
-            UpdateExpression="SET #published = :true",
-            ExpressionAttributeNames={"#published": ANNOUNCED_EVENTS[event].published},
-            values={":true": True},
-        )
-
     def redact(self, session_id: str, *, status: Status, now: datetime) -> bool:
         """Erases a final session's personal data in one conditional write, with its history entry."""
         names = {"#status": "status", "#result": "result", "#data": "data", "#history": "history"}
@@ -247,27 +209,3 @@ class SessionStore:
             ExpressionAttributeNames=names,
             values=expression_values,
         )
-
-    def _key(self, session_id: str) -> dict[str, Any]:
-        return self._values.typed({"pk": session_id})
-
-    def _update_item(
-        self, session_id: str, *, values: Mapping[str, Any] | None = None, **request: Any
-    ) -> dict[str, Any]:
-        """One UpdateItem of the session, `values` being its ExpressionAttributeValues, not typed yet."""
-        if values is not None:
-            request["ExpressionAttributeValues"] = self._values.typed(values)
-        answer: dict[str, Any] = self._client.update_item(
-            TableName=self._table, Key=self._key(session_id), **request
-        )
-        return answer
-
-    def _conditional_update(self, session_id: str, **request: Any) -> bool:
-        """`_update_item`: False when its condition refused it."""
-        try:
-            self._update_item(session_id, **request)
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
