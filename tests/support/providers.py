@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from idgate.providers.base import ProviderContext
+from idgate.providers.base import ProcessToken, ProviderContext, SharedToken
 from idgate.providers.http import new_http_session
 
 
@@ -21,6 +21,7 @@ def provider_context(
     return_url_hosts: frozenset[str] = frozenset(),
     review_follow: timedelta = timedelta(hours=1),
     cache: dict[str, Any] | None = None,
+    token: SharedToken | None = None,
 ) -> ProviderContext:
     return ProviderContext(
         name=name,
@@ -30,4 +31,5 @@ def provider_context(
         cache={} if cache is None else cache,
         return_url_hosts=return_url_hosts,
         review_follow=review_follow,
+        token=token or ProcessToken(),
     )

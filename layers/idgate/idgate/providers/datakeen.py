@@ -1,6 +1,7 @@
 """Datakeen IDify: ID document and selfie in Datakeen's hosted screens (seeds/datakeen-idify.txt).
 
-`POST /auth` gives a token valid 24 h, sent as `Authorization: Basic {token}`; `POST /api/v1/session`
+`POST /auth` gives a token valid 24 h, sent as `Authorization: Basic {token}`: the deployment's shared one
+(`ProviderContext.token`), so that a burst of cold starts does not each log in; `POST /api/v1/session`
 starts a session (its link lives 1 h) with our per-session `webhookURL`; `GET /api/v1/session/{id}`
 is the result. Datakeen's webhooks carry no signature, so a webhook only says which session to re-read
 with our token; the follow-up re-reads on a sparse schedule in case a webhook is lost.
@@ -11,7 +12,6 @@ secret `{"username", "password"}`.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +27,7 @@ from idgate.errors import ProviderFailed, ProviderRejected, ProviderUnavailable,
 from idgate.providers import datakeen_result
 from idgate.providers.base import (
     CheckOptions,
+    IssuedToken,
     NewVerification,
     Observation,
     ProviderContext,
@@ -44,8 +45,6 @@ _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")  # printable: no control charac
 _SESSION_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 #: The template list changes rarely; a new template is usable within this time.
 TEMPLATES_MAX_AGE = 300.0
-#: A token is renewed this long before Datakeen's documented expiry.
-TOKEN_MARGIN = 300.0
 
 
 class DatakeenOptions(BaseModel):
@@ -120,7 +119,6 @@ class DatakeenProvider:
         self._token_ttl = float(settings.token_ttl_seconds)
         self._session_ttl = timedelta(seconds=settings.session_ttl_seconds)
         self._cache = context.cache
-        self._login_lock = self._cache.setdefault("login_lock", threading.Lock())
 
     @classmethod
     def from_context(cls, context: ProviderContext) -> Self:
@@ -240,22 +238,15 @@ class DatakeenProvider:
     # ---- calls with our token ----------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, at_start: bool = False, **kwargs: Any) -> requests.Response:
-        """A call with our token; on a 401 we log in once more and retry once. Refusals are final
-        (ProviderRejected), or, when starting a session, a ProviderFailed for the caller."""
+        """A call with the shared token; on a 401 the token is renewed once and the call retried once.
+        Refusals are final (ProviderRejected), or, when starting a session, a ProviderFailed for the
+        caller."""
         try:
-            for renewed in (False, True):
-                token = self._token(renew=renewed)
-                headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
-                answer = send(
-                    self._context.http,
-                    method,
-                    f"{self._base}{path}",
-                    provider=self.name,
-                    headers=headers,
-                    **kwargs,
-                )
-                if answer.status_code != 401:
-                    break
+            token = self._context.token.get(self._login)
+            answer = self._send(method, path, token, **kwargs)
+            if answer.status_code == 401:
+                token = self._context.token.get(self._login, rejected=token)
+                answer = self._send(method, path, token, **kwargs)
             _refuse(answer)
         except ProviderRejected as exc:
             if at_start:
@@ -263,27 +254,25 @@ class DatakeenProvider:
             raise
         return answer
 
-    def _token(self, *, renew: bool) -> str:
-        with self._login_lock:  # one login at a time, even with concurrent requests in one container
-            cached = self._cache.get("token")
-            if cached is not None and not renew and time.monotonic() < cached[1]:
-                return str(cached[0])
-            self._cache.pop("token", None)
-            credentials = {
-                "username": self._context.secret("username"),
-                "password": self._context.secret("password"),
-            }
-            answer = send(
-                self._context.http, "POST", f"{self._base}/auth", provider=self.name, json=credentials
-            )
-            if answer.status_code in (400, 401, 403):
-                raise ProviderRejected(Reason.PROVIDER_AUTH_FAILED, "Datakeen refused our login")
-            data = json_object(answer).get("data")
-            token = data.get("token") if isinstance(data, dict) else None
-            if not isinstance(token, str) or not token:
-                raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "Datakeen's login gave no token")
-            self._cache["token"] = (token, time.monotonic() + max(1.0, self._token_ttl - TOKEN_MARGIN))
-            return token
+    def _send(self, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+        url = f"{self._base}{path}"
+        return send(self._context.http, method, url, provider=self.name, headers=headers, **kwargs)
+
+    def _login(self) -> IssuedToken:
+        """A new token, valid `token_ttl_seconds` (Datakeen's answer does not say; its document says 24 h)."""
+        credentials = {
+            "username": self._context.secret("username"),
+            "password": self._context.secret("password"),
+        }
+        answer = send(self._context.http, "POST", f"{self._base}/auth", provider=self.name, json=credentials)
+        if answer.status_code in (400, 401, 403):
+            raise ProviderRejected(Reason.PROVIDER_AUTH_FAILED, "Datakeen refused our login")
+        data = json_object(answer).get("data")
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ProviderUnavailable(Reason.PROVIDER_BAD_RESPONSE, "Datakeen's login gave no token")
+        return IssuedToken(token, self._token_ttl)
 
 
 def _refuse(answer: requests.Response) -> None:
