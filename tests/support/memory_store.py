@@ -1,7 +1,7 @@
 """An in-memory `SessionRepository` (idgate.repository), for tests of the use cases that need neither
 DynamoDB nor moto: `Idgate(sessions=fresh_session_store(), ...)`.
 
-It is a faithful fake, held to SessionStore by tests/unit/test_session_repository_contract.py: it
+It is a faithful fake, held to SessionStore by tests/unit/test_session_repository_*.py: it
 stores the very items SessionStore writes (idgate.store computes them for both), in DynamoDB's typed
 form (boto3's serializer, so a value DynamoDB cannot hold fails the same way), evaluates the same
 conditions as DynamoDB does (comparisons only between values of one type; ISO strings compared as

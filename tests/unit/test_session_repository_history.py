@@ -1,5 +1,6 @@
-"""The repository contract (idgate.repository) for history, redaction and the redaction event, on DynamoDB
-(moto) and in memory alike: the fixtures are those of test_session_repository_contract.py."""
+"""The repository contract (idgate.repository) for history, redaction and the redaction event, and racing
+writers (one final write, PIN tries within the limit, one claim), on DynamoDB (moto) and in memory alike:
+the fixtures are those of tests/support/repository_contract.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from idgate.domain import Cause, Result, Status
-from tests.unit.test_session_repository_contract import (
+from tests.support.repository_contract import (
     MEMORY_ONLY,
     NOW,
     STALE,
@@ -138,3 +139,50 @@ def test_of_racing_redactions_exactly_one_wins(subject: Subject):
         )
         assert won.count(True) == 1
         assert [change["cause"] for change in item_of(subject, session.id)["history"]].count("redact") == 1
+
+
+# ---- races (the in-memory store; see MEMORY_ONLY) --------------------------------------------
+
+RACED = MEMORY_ONLY
+FINALS = [Status.APPROVED, Status.DECLINED, Status.EXPIRED, Status.ERROR]
+#: Each race is run on this many sessions: one interleaving seldom shows a missing lock, many do.
+ROUNDS = 25
+
+
+@RACED
+def test_of_racing_final_writes_exactly_one_wins(subject: Subject):
+    targets = [FINALS[index % len(FINALS)] for index in range(16)]
+    for number in range(ROUNDS):
+        session = added(subject, number, status=Status.PROCESSING)
+        won = race(
+            16,
+            lambda index, session=session: subject.store.advance(
+                session.id, targets[index], now=NOW, cause=Cause.POLL
+            ),
+        )
+        assert won.count(True) == 1
+        final = subject.store.get(session.id)
+        assert final is not None
+        assert final.status is targets[won.index(True)]
+
+
+@RACED
+def test_racing_pin_attempts_never_exceed_the_limit(subject: Subject):
+    for number in range(ROUNDS):
+        session = added(subject, number, status=Status.AWAITING_PIN)
+        counts = race(
+            12, lambda _, session=session: subject.store.count_pin_attempt(session.id, max_attempts=5)
+        )
+        assert sorted(count for count in counts if count is not None) == [1, 2, 3, 4, 5]
+        assert counts.count(None) == 7
+
+
+@RACED
+def test_of_racing_claims_exactly_one_wins(subject: Subject):
+    for number in range(ROUNDS):
+        session = added(subject, number)
+        assert subject.store.advance(session.id, Status.APPROVED, now=NOW, cause=Cause.POLL)
+        claimed = race(
+            8, lambda _, session=session: subject.store.claim_event(session.id, now=NOW, stale_after=STALE)
+        )
+        assert claimed.count(True) == 1

@@ -1,7 +1,7 @@
 """What the use cases need from session persistence, and what every implementation must guarantee.
 
 `idgate.store.SessionStore` implements it on DynamoDB; tests/support/memory_store.py implements it in
-memory for fast tests of the use cases. tests/unit/test_session_repository_contract.py holds both to
+memory for fast tests of the use cases. tests/unit/test_session_repository_*.py hold both to
 this contract.
 
 Errors are DynamoDB's, whatever the implementation, so that callers handle one kind:
