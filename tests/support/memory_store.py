@@ -23,8 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from boto3.dynamodb.types import TypeDeserializer
 
 from idgate.announced import Announced, announced_of
 from idgate.domain import Cause, Session, Status
@@ -38,69 +37,26 @@ from idgate.session_writes import (
     session_from_item,
     session_item,
 )
+from tests.support.dynamo_answers import (
+    Item,
+    check_index_keys,
+    check_key,
+    condition_failed,
+    invalid,
+    less_than,
+    serialized,
+    serializer,
+)
 
 KEY = "pk"
-INDEX_KEYS = ("provider", "provider_ref", "open_client")
 DEFAULT_RETENTION = timedelta(days=30)
 
-#: An item in DynamoDB's typed form: attribute name → {"S": ...} / {"N": ...} / {"BOOL": ...} / ...
-Item = dict[str, dict[str, Any]]
-
-_serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
 def fresh_session_store(retention: timedelta = DEFAULT_RETENTION) -> InMemorySessionStore:
     """An empty store, to pass as `Idgate(sessions=...)`."""
     return InMemorySessionStore(retention=retention)
-
-
-def client_error(code: str, message: str, operation: str) -> ClientError:
-    """The error boto3 raises when DynamoDB answers `code`."""
-    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
-
-
-def _condition_failed(operation: str) -> ClientError:
-    return client_error("ConditionalCheckFailedException", "The conditional request failed", operation)
-
-
-def _invalid(message: str, operation: str) -> ClientError:
-    return client_error("ValidationException", message, operation)
-
-
-def _check_key(value: str, name: str, operation: str) -> None:
-    if value == "":
-        raise _invalid(
-            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot"
-            f" contain an empty string value. Key: {name}",
-            operation,
-        )
-
-
-def _check_index_keys(item: Item, operation: str) -> None:
-    for name in INDEX_KEYS:
-        value = item.get(name)
-        if value is not None and value.get("S", "") == "":  # an empty string, or not a string
-            raise _invalid(
-                "One or more parameter values are not valid. A value specified for a secondary index key"
-                f" is not supported. IndexName: by_provider_ref, IndexKey: {name}",
-                operation,
-            )
-
-
-def _serialized(values: Mapping[str, Any]) -> Item:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
-
-
-def _less_than(stored: dict[str, Any] | None, value: dict[str, Any]) -> bool:
-    """DynamoDB's `a < b`: false when `a` is missing or of another type than `b`."""
-    if stored is None or stored.keys() != value.keys():
-        return False
-    if "N" in value:
-        return Decimal(stored["N"]) < Decimal(value["N"])
-    if "S" in value:
-        return bool(stored["S"] < value["S"])
-    return False
 
 
 class InMemorySessionStore:
@@ -114,12 +70,12 @@ class InMemorySessionStore:
     # ---- the SessionRepository ----------------------------------------------------------------
 
     def add(self, session: Session) -> None:
-        item = _serialized(session_item(session, retention=self._retention))
-        _check_key(session.id, KEY, "PutItem")
-        _check_index_keys(item, "PutItem")
+        item = serialized(session_item(session, retention=self._retention))
+        check_key(session.id, KEY, "PutItem")
+        check_index_keys(item, "PutItem")
         with self._lock:
             if session.id in self._items:
-                raise _condition_failed("PutItem")
+                raise condition_failed("PutItem")
             self._items[session.id] = item
 
     def get(self, session_id: str) -> Session | None:
@@ -131,8 +87,8 @@ class InMemorySessionStore:
         return announced_of(from_dynamo(item)) if item is not None else None
 
     def find_by_provider_ref(self, provider: str, provider_ref: str) -> Session | None:
-        _check_key(provider, "provider", "Query")
-        _check_key(provider_ref, "provider_ref", "Query")
+        check_key(provider, "provider", "Query")
+        check_key(provider_ref, "provider_ref", "Query")
         wanted = {"provider": {"S": provider}, "provider_ref": {"S": provider_ref}}
         with self._lock:
             found = next(
@@ -172,62 +128,62 @@ class InMemorySessionStore:
         return self._update(session_id, open_update(now=now, fields=fields))
 
     def count_open(self, client_id: str, *, limit: int) -> int:
-        _check_key(client_id, "open_client", "Query")
+        check_key(client_id, "open_client", "Query")
         wanted = {"S": client_id}
         with self._lock:
             found = sum(1 for item in self._items.values() if item.get("open_client") == wanted)
         return min(found, limit)
 
     def count_pin_attempt(self, session_id: str, *, max_attempts: int) -> int | None:
-        limit = _serializer.serialize(max_attempts)
-        _check_key(session_id, KEY, "UpdateItem")
+        limit = serializer.serialize(max_attempts)
+        check_key(session_id, KEY, "UpdateItem")
         with self._lock:
             item = self._items.get(session_id)
             if (
                 item is None
                 or item.get("status") != {"S": Status.AWAITING_PIN.value}
-                or ("pin_attempts" in item and not _less_than(item["pin_attempts"], limit))
+                or ("pin_attempts" in item and not less_than(item["pin_attempts"], limit))
             ):
                 return None
             count = Decimal(item.get("pin_attempts", {"N": "0"})["N"]) + 1
-            self._items[session_id] = {**item, "pin_attempts": _serializer.serialize(count)}
+            self._items[session_id] = {**item, "pin_attempts": serializer.serialize(count)}
         return int(count)
 
     def claim_look(self, session_id: str, *, now: datetime, every: timedelta) -> bool:
-        since = _serializer.serialize((now - every).isoformat())
-        _check_key(session_id, KEY, "UpdateItem")
+        since = serializer.serialize((now - every).isoformat())
+        check_key(session_id, KEY, "UpdateItem")
         with self._lock:
             item = self._items.get(session_id)
             if (
                 item is None
                 or "finalized_at" in item
-                or ("looked_at" in item and _less_than(since, item["looked_at"]))
+                or ("looked_at" in item and less_than(since, item["looked_at"]))
             ):
                 return False
-            self._items[session_id] = {**item, "looked_at": _serializer.serialize(now.isoformat())}
+            self._items[session_id] = {**item, "looked_at": serializer.serialize(now.isoformat())}
         return True
 
     def claim_event(
         self, session_id: str, *, now: datetime, stale_after: timedelta, event: str = "finalized"
     ) -> bool:
         marks = ANNOUNCED_EVENTS[event]
-        stale = _serializer.serialize((now - stale_after).isoformat())
-        _check_key(session_id, KEY, "UpdateItem")
+        stale = serializer.serialize((now - stale_after).isoformat())
+        check_key(session_id, KEY, "UpdateItem")
         with self._lock:
             item = self._items.get(session_id)
             if (
                 item is None
                 or marks.due not in item
                 or item.get(marks.published) == {"BOOL": True}
-                or (marks.claimed in item and not _less_than(item[marks.claimed], stale))
+                or (marks.claimed in item and not less_than(item[marks.claimed], stale))
             ):
                 return False
-            self._items[session_id] = {**item, marks.claimed: _serializer.serialize(now.isoformat())}
+            self._items[session_id] = {**item, marks.claimed: serializer.serialize(now.isoformat())}
         return True
 
     def release_event_claim(self, session_id: str, event: str = "finalized") -> None:
         claimed = ANNOUNCED_EVENTS[event].claimed
-        _check_key(session_id, KEY, "UpdateItem")
+        check_key(session_id, KEY, "UpdateItem")
         with self._lock:
             item = self._items.get(session_id)
             # A REMOVE alone creates no item on DynamoDB (moto would create one holding only `pk`).
@@ -236,15 +192,15 @@ class InMemorySessionStore:
 
     def mark_event_published(self, session_id: str, event: str = "finalized") -> None:
         published = ANNOUNCED_EVENTS[event].published
-        _check_key(session_id, KEY, "UpdateItem")
+        check_key(session_id, KEY, "UpdateItem")
         with self._lock:
             # Unconditional SET: on an unknown id, DynamoDB creates an item of the key and the flag.
             item = self._items.get(session_id, {KEY: {"S": session_id}})
             self._items[session_id] = {**item, published: {"BOOL": True}}
 
     def redact(self, session_id: str, *, status: Status, now: datetime) -> bool:
-        _check_key(session_id, KEY, "UpdateItem")
-        entry = _serializer.serialize(history_entry(now=now, status=status, cause=Cause.REDACT))
+        check_key(session_id, KEY, "UpdateItem")
+        entry = serializer.serialize(history_entry(now=now, status=status, cause=Cause.REDACT))
         with self._lock:
             item = self._items.get(session_id)
             if (
@@ -256,7 +212,7 @@ class InMemorySessionStore:
             ):
                 return False
             result = {"M": {**item["result"]["M"], "data": {"M": {}}}}
-            stamp = _serializer.serialize(now.isoformat())
+            stamp = serializer.serialize(now.isoformat())
             history = item.get("history", {"L": []})["L"]
             kept = {name: value for name, value in item.items() if name not in REDACTED_FIELDS}
             self._items[session_id] = {
@@ -272,7 +228,7 @@ class InMemorySessionStore:
 
     def stored_item(self, session_id: str, *, operation: str = "GetItem") -> dict[str, Any] | None:
         """The item as boto3's DynamoDB resource would return it (numbers as Decimal), or None."""
-        _check_key(session_id, KEY, operation)
+        check_key(session_id, KEY, operation)
         with self._lock:
             item = self._items.get(session_id)
             return {name: _deserializer.deserialize(value) for name, value in item.items()} if item else None
@@ -282,18 +238,18 @@ class InMemorySessionStore:
     def _update(self, session_id: str, update: SessionUpdate) -> bool:
         if not update.allowed:
             return False  # SessionStore sends nothing: no status may move there
-        values = _serialized(update.values)
-        _check_key(session_id, KEY, "UpdateItem")
+        values = serialized(update.values)
+        check_key(session_id, KEY, "UpdateItem")
         written = [*update.values, *update.removed]
         if KEY in written:
-            raise _invalid(
+            raise invalid(
                 "One or more parameter values were invalid: Cannot update attribute pk. This attribute is"
                 " part of the key",
                 "UpdateItem",
             )
         overlapping = sorted({name for name in written if written.count(name) > 1})
         if overlapping:
-            raise _invalid(
+            raise invalid(
                 "Invalid UpdateExpression: Two document paths overlap with each other; must remove or"
                 f" rewrite one of these paths; paths: {overlapping}",
                 "UpdateItem",
@@ -304,17 +260,17 @@ class InMemorySessionStore:
             if item is None or item.get("status") not in allowed:
                 return False
             if update.pin_try_limit is not None:
-                limit = _serializer.serialize(update.pin_try_limit)
-                if "pin_attempts" in item and not _less_than(item["pin_attempts"], limit):
+                limit = serializer.serialize(update.pin_try_limit)
+                if "pin_attempts" in item and not less_than(item["pin_attempts"], limit):
                     return False
                 count = Decimal(item.get("pin_attempts", {"N": "0"})["N"]) + 1
-                values = {**values, "pin_attempts": _serializer.serialize(count)}
+                values = {**values, "pin_attempts": serializer.serialize(count)}
             if update.history_entry is not None:
                 history = item.get("history", {"L": []})["L"]
-                values = {**values, "history": {"L": [*history, _serializer.serialize(update.history_entry)]}}
+                values = {**values, "history": {"L": [*history, serializer.serialize(update.history_entry)]}}
             changed = {
                 name: value for name, value in {**item, **values}.items() if name not in update.removed
             }
-            _check_index_keys(changed, "UpdateItem")
+            check_index_keys(changed, "UpdateItem")
             self._items[session_id] = changed
         return True
