@@ -5,20 +5,16 @@ it from Python.
 Nothing here names a provider: each sandbox of `devstack.sandboxes.SANDBOXES` is started on its port, its
 credentials go into the template's secret `<PROVIDER_SECRET_PREFIX><name>`, the functions get
 `<NAME>_BASE_URL` (and the settings that must match the sandbox), and its dashboard webhook is pointed at
-the URL that `GET /v1/providers/<name>/webhook` gives, as an operator would set it up.
+the URL that `GET /v1/providers/<name>/webhook` gives, as an operator would set it up: each of those steps
+is devstack.stack_sandboxes'; this module starts and stops the whole, in order.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import requests
+from typing import Any
 
 from devstack.aws import LocalAws
 from devstack.faults import FaultControl, FaultSettings, StackFaults
@@ -39,11 +35,21 @@ from devstack.sam_env import write_sam_env_vars
 from devstack.sandboxes import SANDBOXES
 from devstack.sandboxes.base import Sandbox
 from devstack.server import BackgroundServer
+from devstack.stack_sandboxes import (
+    SandboxWrapper,
+    client_variables,
+    sandbox_defaults,
+    secret_values,
+    start_sandbox,
+    webhook_url,
+)
 from devstack.streams import StreamPoller
 from devstack.template import DEFAULT_TEMPLATE, REPO_ROOT, Resolver, Template, load_template
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
+__all__ = [
+    "DEV_CLIENT_ID", "DEV_KEYS", "LocalStack", "SandboxWrapper", "StackOptions", "StackUrls", "banner",
+    "sandbox_defaults",
+]  # fmt: skip
 
 log = logging.getLogger("devstack")
 
@@ -52,12 +58,8 @@ LOCAL_RETURN_URL_HOSTS = "localhost,127.0.0.1"
 KEYS_FUNCTION = "KeysFunction"
 POLL_PARAMETER = "PollIntervalSeconds"
 PUBLIC_URL_PARAMETER = "PublicApiUrl"
-SECRET_PREFIX_VARIABLE = "PROVIDER_SECRET_PREFIX"  # noqa: S105 - a variable's name
 DEV_KEYS = {"secret": "sk_local_dev", "publishable": "pk_local_dev"}
 DEV_CLIENT_ID = "local-dev"
-
-#: Wraps a sandbox's WSGI app (tests count the calls a provider receives).
-SandboxWrapper = Callable[[str, "WSGIApplication"], "WSGIApplication"]
 
 
 @dataclass
@@ -150,7 +152,9 @@ class LocalStack:
         self.aws = LocalAws(self.lambdas, host=o.host, port=o.aws_port, faults=self.faults.aws).start()
         self.aws.reset()  # a fresh stack, even when an earlier one ran in this process
         aws_url = f"http://{shown_host}:{self.aws.port}"
-        provider_urls = {sandbox.name: self._start_sandbox(sandbox, shown_host) for sandbox in SANDBOXES}
+        for sandbox_type in SANDBOXES:
+            self._start_sandbox(sandbox_type, shown_host)
+        provider_urls = {name: sandbox.api_url() for name, sandbox in self.sandboxes.items()}
         # Bound first, so that its URL is known: it is the API's public URL here, as a custom domain's is
         # on AWS, and the providers' webhook URLs are built on it (never on a request's Host header).
         api = BackgroundServer(None, o.host, o.port)
@@ -169,9 +173,8 @@ class LocalStack:
         parameters = {name: value for name, value in parameters.items() if name in self.template.parameters}
         resolver = self.template.resolver(parameters={**parameters, **o.parameters})
         self.aws.find_function = resolver.function_logical_id
-        self.provisioned = provision(
-            self.template, aws_url, resolver, secret_values=self._secret_values(resolver)
-        )
+        credentials = secret_values(self.template, resolver, self.sandboxes)
+        self.provisioned = provision(self.template, aws_url, resolver, secret_values=credentials)
         self.resolver = resolver.with_refs(self.provisioned.refs)
 
         functions = self.template.functions(self.resolver)
@@ -179,12 +182,8 @@ class LocalStack:
         overrides = {
             "PIN_TTL_SECONDS": str(o.pin_ttl),
             "WEBHOOK_BACKOFF_SCALE": str(o.delivery_backoff_scale),
+            **client_variables(self.sandboxes),
         }
-        for name, sandbox in self.sandboxes.items():
-            overrides[f"{name.upper()}_BASE_URL"] = provider_urls[name]
-            overrides.update(
-                {f"{name.upper()}_{key}": value for key, value in sandbox.client_settings().items()}
-            )
         env = function_environment(functions.values(), aws_url, {**overrides, **o.environment})
         self._previous_env = apply_environment(env)
         if o.env_vars_file is not None:
@@ -217,46 +216,15 @@ class LocalStack:
     def webhook_url(self, provider: str) -> str | None:
         """This deployment's webhook URL for `provider`, as the API gives it; None when it takes none."""
         assert self.urls is not None, "start() first"
-        answer = requests.get(
-            f"{self.urls.api}/v1/providers/{provider}/webhook",
-            headers={"Authorization": f"Bearer {DEV_KEYS['secret']}"},
-            timeout=10,
-        )
-        if answer.status_code != 200:
-            if answer.status_code != 404:
-                log.warning("no webhook URL for %s (HTTP %d)", provider, answer.status_code)
-            return None
-        return str(answer.json()["url"])
+        return webhook_url(self.urls.api, DEV_KEYS["secret"], provider)
 
-    def _start_sandbox(self, sandbox_type: type[Sandbox], shown_host: str) -> str:
+    def _start_sandbox(self, sandbox_type: type[Sandbox], shown_host: str) -> None:
         server = BackgroundServer(None, self.options.host, self.options.port_of(sandbox_type))
-        self._servers.append(server)
-        # Bound first, so the sandbox knows its own URL (it links to itself) even for port 0.
-        public = f"http://{shown_host}:{server.port}"
-        sandbox = sandbox_type.from_arguments(
-            public, {**sandbox_defaults(), **self.options.sandbox_arguments}
-        )
-        self.sandboxes[sandbox_type.name] = sandbox
-        sandbox.faults = self.faults.provider
+        self._servers.append(server)  # stopped with the stack, even when the sandbox fails to start
+        arguments = {**sandbox_defaults(), **self.options.sandbox_arguments}
         wrap = self.options.sandbox_wrapper
-        server.app = wrap(sandbox_type.name, sandbox) if wrap else sandbox
-        server.start()
-        return public + sandbox_type.api_path
-
-    def _secret_values(self, resolver: Resolver) -> dict[str, str]:
-        """The sandboxes' credentials, by the logical id of the secret each provider's client reads."""
-        prefixes = {
-            function.environment.get(SECRET_PREFIX_VARIABLE)
-            for function in self.template.functions(resolver).values()
-        } - {None}
-        secrets = {secret.name: lid for lid, secret in self.template.secrets(resolver).items()}
-        values = {}
-        for name, sandbox in self.sandboxes.items():
-            found = [secrets[f"{prefix}{name}"] for prefix in prefixes if f"{prefix}{name}" in secrets]
-            if not found:
-                log.warning("no secret for %s in the template: its client has no credentials", name)
-            values.update({lid: json.dumps(sandbox.credentials()) for lid in found})
-        return values
+        sandbox = start_sandbox(sandbox_type, server, shown_host, arguments, self.faults.provider, wrap)
+        self.sandboxes[sandbox_type.name] = sandbox
 
     def _register_dev_keys(self) -> None:
         if KEYS_FUNCTION not in self.lambdas:
@@ -292,14 +260,6 @@ class LocalStack:
         assert self.urls is not None, "start() first"
         assert self.provisioned is not None
         return banner(self.urls, next(iter(self.provisioned.tables.values()), "TABLE"))
-
-
-def sandbox_defaults() -> dict[str, Any]:
-    """The default value of every sandbox's own command-line option."""
-    parser = argparse.ArgumentParser(add_help=False)
-    for sandbox in SANDBOXES:
-        sandbox.add_arguments(parser)
-    return vars(parser.parse_args([]))
 
 
 def banner(urls: StackUrls, table: str) -> str:

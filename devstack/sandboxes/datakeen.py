@@ -53,227 +53,57 @@ Behaviour where the document is silent (chosen here, keep clients defensive):
 * State is in memory behind a lock, for the sandbox's lifetime. Nothing logs the password, tokens,
   names or birth dates; session ids are logged by their first 12 characters and webhook URLs by
   their first path segments only (the rest is a secret token).
+
+This module is the HTTP side (routes, the token check, the page); the state (tokens, sessions, what a
+session answers, its webhooks) is in ``datakeen_state``, the readers of request bodies and the templates
+in ``datakeen_requests``, the analysis in ``datakeen_analysis`` and the page in ``datakeen_page``.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import hmac
-import json
-import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from devstack.sandboxes.base import (
-    Sandbox,
-    SandboxError,
-    is_http_url,
-    iso_seconds,
-    json_object,
-    key_digest,
-    qr_png_base64,
+from devstack.sandboxes.base import Sandbox, SandboxError, iso_seconds, json_object, key_digest, qr_png_base64
+from devstack.sandboxes.datakeen_analysis import VERIFY
+from devstack.sandboxes.datakeen_page import NOT_FOUND_PAGE, session_page
+from devstack.sandboxes.datakeen_requests import (
+    TEMPLATES,
+    declared_birth_date,
+    optional_text,
+    optional_url,
+    page_outcome,
+    template_id,
 )
-from devstack.sandboxes.datakeen_analysis import (
-    AI_APPROVED,
-    AI_REJECTED,
-    USER_APPROVED,
-    USER_REJECTED,
-    VERIFY,
-    analysis,
+from devstack.sandboxes.datakeen_state import (
+    DECISIONS,
+    EXPIRED,
+    USER_OUTCOMES,
+    Session,
+    Tokens,
+    mongo_id,
+    webhooks,
 )
-from devstack.sandboxes.datakeen_page import NOT_FOUND_PAGE, SESSION_PAGE
-from devstack.sandboxes.pages import PAGE_CSP, html_response, json_response, render
+from devstack.sandboxes.pages import PAGE_CSP, html_response, json_response
 
 __all__ = ["API_PREFIX", "PAGE_PATH", "TEMPLATES", "DatakeenSandbox"]
 
 API_PREFIX = "/backend"
 PAGE_PATH = "/client/test"
-PENDING = "pending"
-EXPIRED = "expired"
-#: The user's outcomes and the status each gives (abandon leaves the session pending).
-USER_OUTCOMES: dict[str, str | None] = {
-    "approved": AI_APPROVED,
-    "rejected": AI_REJECTED,
-    "review": VERIFY,
-    "abandon": None,
-}
-#: The reviewer's decisions on a session in ``verify``.
-DECISIONS = {"approved": USER_APPROVED, "rejected": USER_REJECTED}
-
-#: Datakeen's two sample templates (the first ``_id`` made hex) and a retired one.
-TEMPLATES: tuple[dict[str, object], ...] = (
-    {
-        "name": "Vérification Identité avec selfie",
-        "default": True,
-        "status": "active",
-        "_id": "6747253f954e810012b37a0e",
-        "createdAt": "2024-11-27T13:57:19.752Z",
-    },
-    {
-        "name": "Vérification Identité et Justificatif de domicile",
-        "default": False,
-        "status": "active",
-        "_id": "6745fcdf34177200112cc345",
-        "createdAt": "2024-11-26T16:52:47.731Z",
-    },
-    {
-        "name": "Vérification Identité (ancien parcours)",
-        "default": False,
-        "status": "inactive",
-        "_id": "65f1c2a8e4b0a10012d4c7f0",
-        "createdAt": "2024-03-13T15:21:12.408Z",
-    },
-)
-DEFAULT_BIRTH_DATE = date(1984, 7, 11)
-DEFAULT_FIRST_NAME = "Jean"
-DEFAULT_LAST_NAME = "DUPONT"
-
-MAX_NAME_LENGTH = 100
 _ID_LOG_CHARS = 12
-_BIRTH_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-_JWT_HEADER = _b64url(b'{"alg":"HS256","typ":"JWT"}')
 
 
 def _short(session_id: str) -> str:
     return session_id[:_ID_LOG_CHARS] + "..."
-
-
-def _mongo_id(now: float) -> str:
-    """24 lowercase hex digits as MongoDB makes them: the second, then (here) random."""
-    return f"{int(now):08x}{secrets.token_hex(8)}"
-
-
-# -- requests ---------------------------------------------------------------------------------------
-
-
-def _optional_text(body: dict[str, Any], name: str, limit: int = MAX_NAME_LENGTH) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise SandboxError(400, f"{name} must be a string of at most {limit} characters")
-    return value.strip() or None
-
-
-def _optional_url(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    if not is_http_url(value):
-        raise SandboxError(400, f"{name} must be an http(s) URL")
-    return str(value)
-
-
-def _declared_birth_date(body: dict[str, Any]) -> date | None:
-    value = body.get("birthDate")
-    if value is None or value == "":
-        return None
-    match = _BIRTH_DATE.fullmatch(value) if isinstance(value, str) else None
-    try:
-        if match is None:
-            raise ValueError(value)
-        day, month, year = (int(part) for part in match.groups())
-        return date(year, month, day)
-    except ValueError as exc:
-        raise SandboxError(400, "birthDate must be a date as dd/mm/yyyy") from exc
-
-
-def _page_outcome(body: object, today: date) -> tuple[str, bool, date | None]:
-    """(outcome, webhook, birth date or None) from the page's JSON POST."""
-    if not isinstance(body, dict):
-        raise SandboxError(400, "The body must be a JSON object")
-    outcome = body.get("outcome")
-    if outcome not in USER_OUTCOMES:
-        raise SandboxError(400, "outcome must be one of " + ", ".join(USER_OUTCOMES))
-    webhook = body.get("webhook", True)
-    if not isinstance(webhook, bool):
-        raise SandboxError(400, "webhook must be true or false")
-    raw = body.get("birth_date")
-    if raw is None:
-        return str(outcome), webhook, None
-    try:
-        if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
-            raise ValueError(raw)
-        birth_date = date.fromisoformat(raw)
-        if not date(1900, 1, 1) <= birth_date <= today:
-            raise ValueError(raw)
-    except ValueError as exc:
-        raise SandboxError(400, "birth_date must be a past date as YYYY-MM-DD") from exc
-    return str(outcome), webhook, birth_date
-
-
-# -- state -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Session:
-    """One IDify session, as Datakeen would hold it."""
-
-    session_id: str
-    created_at: int
-    expires_at: int
-    template_id: str
-    first_name: str | None
-    last_name: str | None
-    birth_date: date | None  # as declared when the session was created
-    callback_url: str | None
-    webhook_url: str | None
-    correlation_id: str
-    status: str = PENDING  # pending, then a newStatus value
-    abandoned: bool = False
-    extracted_birth_date: date | None = None
-    analysis_id: str = ""
-    entity_id: str = ""
-
-    def current(self, now: float) -> str:
-        if self.status == PENDING and now >= self.expires_at:
-            return EXPIRED
-        return self.status
-
-    def allowed(self, now: float) -> tuple[str, ...]:
-        current = self.current(now)
-        if current == PENDING and not self.abandoned:
-            return tuple(USER_OUTCOMES)
-        if current == VERIFY:
-            return tuple(DECISIONS)
-        return ()
-
-    def result(self, now: float) -> dict[str, Any]:
-        current = self.current(now)
-        if current in (PENDING, EXPIRED):
-            message = "Session pending" if current == PENDING else "Session expired"
-            data: dict[str, Any] = {"analysid_id": "", "job_status": None, "sessionStatus": current}
-            return {"status": 200, "message": message, "data": data}
-        job_status = analysis(
-            current,
-            first_name=self.first_name or DEFAULT_FIRST_NAME,
-            last_name=self.last_name or DEFAULT_LAST_NAME,
-            birth_date=self.extracted_birth_date or self.birth_date or DEFAULT_BIRTH_DATE,
-            created=datetime.fromtimestamp(self.created_at, UTC).date(),
-            entity_id=self.entity_id,
-        )
-        data = {"analysid_id": self.analysis_id, "job_status": job_status, "sessionStatus": current}
-        return {"status": 200, "message": "Analysis Completed Successfully", "data": data}
-
-
-# -- the sandbox -------------------------------------------------------------------------------------
 
 
 class DatakeenSandbox(Sandbox):
@@ -321,10 +151,8 @@ class DatakeenSandbox(Sandbox):
         self._password = key_digest(password)
         self._token_ttl = token_ttl_seconds
         self._session_ttl = session_ttl_seconds
-        self._signing_key = secrets.token_bytes(32)
-        self._account_id = secrets.token_hex(12)
-        self._tokens: dict[str, int] = {}  # SHA-256 of a token -> the second it expires
-        self._sessions: dict[str, _Session] = {}
+        self._tokens = Tokens(token_ttl_seconds)
+        self._sessions: dict[str, Session] = {}
 
     # -- registration --------------------------------------------------------------------------------
 
@@ -378,22 +206,8 @@ class DatakeenSandbox(Sandbox):
         if not (user_ok and password_ok):
             self.log.info("datakeen sandbox: auth refused")
             raise SandboxError(401, "Invalid username or password")
-        issued = int(self._clock())
-        expires = issued + self._token_ttl
-        claims = {
-            "_id": self._account_id,
-            "role": "api",
-            "iat": issued,
-            "exp": expires,
-            "jti": secrets.token_hex(8),
-        }
-        signed = f"{_JWT_HEADER}.{_b64url(json.dumps(claims, separators=(',', ':')).encode())}"
-        signature = hmac.new(self._signing_key, signed.encode("ascii"), hashlib.sha256).digest()
-        token = f"{signed}.{_b64url(signature)}"
         with self._lock:
-            for stale in [t for t, until in self._tokens.items() if issued >= until]:
-                del self._tokens[stale]
-            self._tokens[key_digest(token)] = expires
+            token = self._tokens.issue(self._clock())
         self.log.info("datakeen sandbox: token issued (valid %d s)", self._token_ttl)
         return json_response({"status": 200, "data": {"token": token}})
 
@@ -403,8 +217,8 @@ class DatakeenSandbox(Sandbox):
         if not token:
             raise SandboxError(401, "Missing token")
         with self._lock:
-            expires = self._tokens.get(key_digest(token))
-        if scheme.lower() != "basic" or expires is None or self._clock() >= expires:
+            valid = self._tokens.valid(token, self._clock())
+        if scheme.lower() != "basic" or not valid:
             raise SandboxError(401, "Invalid or expired token")
 
     def on_templates(self, request: Request) -> Response:
@@ -414,28 +228,21 @@ class DatakeenSandbox(Sandbox):
     def on_create(self, request: Request) -> Response:
         self._check_token(request)
         body = json_object(request, empty_ok=True)
-        template_id = body.get("templateId")
-        if template_id is None or template_id == "":
-            template_id = next(t["_id"] for t in TEMPLATES if t["default"])
-        template = next((t for t in TEMPLATES if t["_id"] == template_id), None)
-        if template is None:
-            raise SandboxError(400, "Template not found")
-        if template["status"] != "active":
-            raise SandboxError(400, "Template is not active")
+        chosen_template = template_id(body)
         qr = body.get("QR", False)
         if not isinstance(qr, bool):
             raise SandboxError(400, "QR must be true or false")
         now = self._clock()
-        session = _Session(
-            session_id=_mongo_id(now),
+        session = Session(
+            session_id=mongo_id(now),
             created_at=int(now),
             expires_at=int(now) + self._session_ttl,
-            template_id=str(template_id),
-            first_name=_optional_text(body, "firstName"),
-            last_name=_optional_text(body, "lastName"),
-            birth_date=_declared_birth_date(body),
-            callback_url=_optional_url(body, "callbackURL"),
-            webhook_url=_optional_url(body, "webhookURL"),
+            template_id=chosen_template,
+            first_name=optional_text(body, "firstName"),
+            last_name=optional_text(body, "lastName"),
+            birth_date=declared_birth_date(body),
+            callback_url=optional_url(body, "callbackURL"),
+            webhook_url=optional_url(body, "webhookURL"),
             correlation_id=str(uuid.uuid4()),
         )
         with self._lock:
@@ -469,7 +276,7 @@ class DatakeenSandbox(Sandbox):
                 raise SandboxError(404, "Session not found")
             if session.current(now) == EXPIRED:
                 raise SandboxError(404, "Session expired")
-            outcome, webhook, birth_date = _page_outcome(body, datetime.fromtimestamp(now, UTC).date())
+            outcome, webhook, birth_date = page_outcome(body, datetime.fromtimestamp(now, UTC).date())
             if outcome not in session.allowed(now):
                 raise SandboxError(409, "The outcome of this session is already set")
             reviewed = session.status == VERIFY
@@ -482,9 +289,11 @@ class DatakeenSandbox(Sandbox):
             else:
                 session.status = str(USER_OUTCOMES[outcome])
                 session.extracted_birth_date = birth_date
-                session.analysis_id = _mongo_id(now)
+                session.analysis_id = mongo_id(now)
                 session.entity_id = str(uuid.uuid4())
-            deliveries = self._webhooks(session, reviewed) if webhook and outcome != "abandon" else []
+            deliveries = []
+            if webhook and outcome != "abandon":
+                deliveries = webhooks(session, reviewed, self.dashboard_webhook_url)
             current = session.current(now)
         self.log.info("datakeen sandbox: session %s: %s -> %s", _short(session_id), outcome, current)
         for url, payload in deliveries:
@@ -500,35 +309,5 @@ class DatakeenSandbox(Sandbox):
             session = self._sessions.get(session_id)
             if session is None or session.current(now) == EXPIRED:
                 return html_response(NOT_FOUND_PAGE, 404, csp=PAGE_CSP)
-            current = session.current(now)
-            values = {
-                "__STATUS__": current,
-                "__STATUS_TEXT__": current + (" (abandoned by the user)" if session.abandoned else ""),
-                "__ALLOWED__": " ".join(session.allowed(now)),
-                "__REVIEW__": "true" if current == VERIFY else "false",
-                "__EXPIRES_AT__": iso_seconds(session.expires_at),
-                "__ID__": session_id,
-                "__CALLBACK_URL__": session.callback_url or "",
-                "__BIRTH_DATE__": (session.birth_date or DEFAULT_BIRTH_DATE).isoformat(),
-            }
-        return html_response(render(SESSION_PAGE, values), csp=PAGE_CSP)
-
-    def _webhooks(self, session: _Session, reviewed: bool) -> list[tuple[str, dict[str, Any]]]:
-        """(URL, body) of each webhook a new status sends. Call with the lock held."""
-        dashboard = self.dashboard_webhook_url
-        if reviewed:
-            url = dashboard or session.webhook_url
-            body = {
-                "analysisId": session.analysis_id,
-                "entityId": session.entity_id,
-                "correlationId": session.correlation_id,
-                "sessionId": session.session_id,
-                "newStatus": session.status,
-            }
-            return [(url, body)] if url else []
-        deliveries: list[tuple[str, dict[str, Any]]] = []
-        if session.webhook_url:
-            deliveries.append((session.webhook_url, {"sessionId": session.session_id}))
-        if dashboard:
-            deliveries.append((dashboard, {"sessionId": session.session_id, "newStatus": session.status}))
-        return deliveries
+            page = session_page(session, now)
+        return html_response(page, csp=PAGE_CSP)

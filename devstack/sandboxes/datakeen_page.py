@@ -5,9 +5,12 @@ Placeholders (``__NAME__``) are filled by ``pages.render``, which HTML-escapes t
 
 from __future__ import annotations
 
-from devstack.sandboxes.pages import page
+from devstack.sandboxes.base import iso_seconds
+from devstack.sandboxes.datakeen_analysis import VERIFY
+from devstack.sandboxes.datakeen_state import DEFAULT_BIRTH_DATE, Session
+from devstack.sandboxes.pages import page, render
 
-__all__ = ["NOT_FOUND_PAGE", "SESSION_PAGE"]
+__all__ = ["NOT_FOUND_PAGE", "SESSION_PAGE", "session_page"]
 
 #: Datakeen's own rules, after pages.BASE_STYLE.
 _STYLE = """
@@ -128,3 +131,19 @@ NOT_FOUND_PAGE = page(
 </main>
 """,
 )
+
+
+def session_page(session: Session, now: float) -> str:
+    """The session's page as it stands at ``now`` (the caller holds the sandbox's lock)."""
+    current = session.current(now)
+    values = {
+        "__STATUS__": current,
+        "__STATUS_TEXT__": current + (" (abandoned by the user)" if session.abandoned else ""),
+        "__ALLOWED__": " ".join(session.allowed(now)),
+        "__REVIEW__": "true" if current == VERIFY else "false",
+        "__EXPIRES_AT__": iso_seconds(session.expires_at),
+        "__ID__": session.session_id,
+        "__CALLBACK_URL__": session.callback_url or "",
+        "__BIRTH_DATE__": (session.birth_date or DEFAULT_BIRTH_DATE).isoformat(),
+    }
+    return render(SESSION_PAGE, values)

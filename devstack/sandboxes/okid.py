@@ -45,13 +45,15 @@ Behaviour where the document is silent (chosen here, keep clients defensive):
   or 5xx. Expiry sends none (nothing runs on a timer).
 * State is in memory behind a lock. Nothing logs SDK keys; ids are logged by their first
   12 characters and webhook URLs by their first path segments only (the rest is a secret token).
+
+This module is the HTTP side (routes, the portal, webhooks' sending). A verification and what it answers
+are ``okid_state``'s, the keys and who may see which verification ``okid_access``'s, the images
+``okid_images``' and the portal page ``okid_page``'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import hmac
-import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -59,17 +61,11 @@ from http import HTTPStatus
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
-import segno
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from devstack.sandboxes.base import (
-    Sandbox,
-    SandboxError,
-    iso_seconds,
-    key_digest,
-    matching_digest,
-)
+from devstack.sandboxes.base import Sandbox, SandboxError, iso_seconds
+from devstack.sandboxes.okid_access import ERROR_CODES, NOT_FOUND, Verifications
 from devstack.sandboxes.okid_images import (
     IMAGE_ENDPOINTS,
     SIDE_IMAGES,
@@ -77,22 +73,22 @@ from devstack.sandboxes.okid_images import (
     image_query,
     image_response,
 )
-from devstack.sandboxes.okid_page import NOT_FOUND_PAGE, PORTAL_PAGE
+from devstack.sandboxes.okid_page import NOT_FOUND_PAGE, portal_page
 from devstack.sandboxes.okid_state import (
     FLOW,
     OUTCOME_ABANDON,
     OUTCOMES,
-    SIDES,
     STATUS_EXPIRED,
     STATUS_NEEDS_MANUAL_REVIEW,
     STATUS_PENDING,
     STATUS_REJECTED,
     STATUS_VERIFIED,
+    WEBHOOK_EVENT,
     Verification,
     parse_generate_body,
     parse_outcome,
 )
-from devstack.sandboxes.pages import PAGE_CSP, html_response, json_response, render
+from devstack.sandboxes.pages import PAGE_CSP, html_response, json_response
 
 __all__ = [
     "FLOW",
@@ -106,31 +102,11 @@ __all__ = [
     "OkidSandbox",
 ]
 
-WEBHOOK_EVENT = "verification.status_changed"
-
-RETENTION_SECONDS = 7 * 24 * 3600
 _ID_LOG_CHARS = 12
-
-#: The ``error`` code of each HTTP status okID answers, unless the error names its own.
-_CODES = {
-    400: "INVALID_REQUEST",
-    401: "INVALID_API_KEY",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-}
-INVALID_API_KEY = "Invalid API key provided"
-FORBIDDEN = "API key does not have access to this verification"
-NOT_FOUND = "Verification not found"
 
 
 def _short(verification_id: str) -> str:
     return verification_id[:_ID_LOG_CHARS] + "..."
-
-
-# -- the sandbox ---------------------------------------------------------------------------------
 
 
 class OkidSandbox(Sandbox):
@@ -186,10 +162,8 @@ class OkidSandbox(Sandbox):
         ]
         super().__init__(public_base_url, rules, clock=clock, dashboard_webhook_url=webhook_url)
         self._sdk_key = sdk_key
-        self._main_key = key_digest(sdk_key)
-        self._key_digests = [key_digest(key) for key in keys]
         self._ttl = verification_ttl_seconds
-        self._verifications: dict[str, Verification] = {}
+        self._verifications = Verifications(sdk_key, extra_sdk_keys)
 
     # -- registration and configuration ------------------------------------------------------------
 
@@ -230,7 +204,7 @@ class OkidSandbox(Sandbox):
     def add_sdk_key(self, sdk_key: str) -> None:
         """Another okID customer's key: its verifications answer only to it (and send no webhook)."""
         with self._lock:
-            self._key_digests.append(key_digest(sdk_key))
+            self._verifications.add_key(sdk_key)
 
     @property
     def webhook_url(self) -> str | None:
@@ -246,34 +220,16 @@ class OkidSandbox(Sandbox):
         return url + "&mode=select" if select else url
 
     def error_body(self, error: SandboxError) -> Mapping[str, object]:
-        code = error.code or _CODES.get(error.status) or HTTPStatus(error.status).name
+        code = error.code or ERROR_CODES.get(error.status) or HTTPStatus(error.status).name
         return {"error": code, "message": error.message}
 
     def routing_error(self, status: int) -> SandboxError:
         return SandboxError(status, HTTPStatus(status).phrase.capitalize())
 
-    # -- helpers -----------------------------------------------------------------------------------
-
-    def _authenticate(self, request: Request) -> str:
-        """The digest of the request's ``X-SDK-Key`` if it is a known key (else a 401)."""
-        owner = matching_digest(request.headers.get("X-SDK-Key", ""), self._key_digests)
-        if owner is None:
-            raise SandboxError(401, INVALID_API_KEY)
-        return owner
-
-    def _owned(self, verification_id: str, owner: str) -> Verification:
-        """The verification if ``owner`` created it (else a 404 or 403). Call with the lock held."""
-        verification = self._verifications.get(verification_id)
-        if verification is None:
-            raise SandboxError(404, NOT_FOUND)
-        if not hmac.compare_digest(verification.owner, owner):
-            raise SandboxError(403, FORBIDDEN)
-        return verification
-
     # -- API ----------------------------------------------------------------------------------------
 
     def on_generate(self, request: Request) -> Response:
-        owner = self._authenticate(request)
+        owner = self._verifications.authenticate(request)
         extra_data, return_url = parse_generate_body(request)
         now = self._clock()
         created = int(now)
@@ -287,46 +243,26 @@ class OkidSandbox(Sandbox):
             updated_at=created,
         )
         with self._lock:
-            for stale in [
-                v for v, s in self._verifications.items() if now >= s.expires_at + RETENTION_SECONDS
-            ]:
-                del self._verifications[stale]
-            self._verifications[verification.verification_id] = verification
+            self._verifications.add(verification, now)
         self.log.info(
             "okid sandbox: verification %s created (expires %s)",
             _short(verification.verification_id),
             iso_seconds(verification.expires_at),
         )
-        return json_response(
-            {
-                "verificationId": verification.verification_id,
-                "expiresAt": iso_seconds(verification.expires_at),
-                "modules": {
-                    "document": {"enabled": True, "required": True, "sides": list(SIDES)},
-                    "liveness": {"enabled": True, "required": True},
-                },
-                "flow": list(FLOW),
-            }
-        )
+        return json_response(verification.generated())
 
     def on_details(self, request: Request, verification_id: str) -> Response:
-        owner = self._authenticate(request)
+        owner = self._verifications.authenticate(request)
         with self._lock:
-            details = self._owned(verification_id, owner).details(self._clock())
+            details = self._verifications.visible_to(verification_id, owner).details(self._clock())
         return json_response(details)
 
     def on_image(self, request: Request, kind: str, verification_id: str) -> Response:
         side, redacted = self.images.serves(kind)
         keyless = not self.images.needs_key(kind) and not request.headers.get("X-SDK-Key")
-        owner = None if keyless else self._authenticate(request)
+        owner = None if keyless else self._verifications.authenticate(request)
         with self._lock:
-            if owner is None:
-                verification = self._verifications.get(verification_id)
-                if verification is None:
-                    raise SandboxError(404, NOT_FOUND)
-            else:
-                verification = self._owned(verification_id, owner)
-            has_images = verification.has_images()
+            has_images = self._verifications.visible_to(verification_id, owner).has_images()
         attempt_index, image_type = image_query(request)
         if not has_images or attempt_index != 0:
             raise SandboxError(404, f"No accepted {side} document image for this verification")
@@ -347,20 +283,12 @@ class OkidSandbox(Sandbox):
             outcome, webhook = parse_outcome(body)
             if outcome not in verification.allowed_outcomes(now):
                 raise SandboxError(409, "The outcome of this verification is already set")
-            if outcome == OUTCOME_ABANDON:
-                verification.abandoned = True
-            else:
-                if verification.outcome == STATUS_NEEDS_MANUAL_REVIEW:
-                    verification.decided_at = int(now)
-                verification.outcome = outcome
-            verification.updated_at = int(now)
+            verification.set_outcome(outcome, now)
             current = verification.current(now)
             notify = (
-                webhook
-                and outcome != OUTCOME_ABANDON
-                and hmac.compare_digest(verification.owner, self._main_key)
+                webhook and outcome != OUTCOME_ABANDON and self._verifications.is_main(verification.owner)
             )
-            payload = self._payload(verification, current, now)
+            payload = verification.notification(current, now)
         self.log.info("okid sandbox: verification %s: %s -> %s", _short(verification_id), outcome, current)
         url = self.dashboard_webhook_url
         if notify and url is not None:
@@ -375,35 +303,10 @@ class OkidSandbox(Sandbox):
             verification = self._verifications.get(verification_id)
             if verification is None or verification.current(now) == STATUS_EXPIRED:
                 return html_response(NOT_FOUND_PAGE, 404, csp=PAGE_CSP)
-            current = verification.current(now)
-            allowed = verification.allowed_outcomes(now)
-            abandoned = verification.abandoned
-            expires_at = verification.expires_at
-            return_url = verification.return_url
-        direct_url = self.portal_url(verification_id)
-        values = {
-            "__STATUS__": current,
-            "__STATUS_TEXT__": current + (" (abandoned by the user)" if abandoned else ""),
-            "__ALLOWED__": " ".join(allowed),
-            "__EXPIRES_AT__": iso_seconds(expires_at),
-            "__ID__": verification_id,
-            "__RETURN_URL__": return_url or "",
-            "__SELECT_HIDDEN__": "" if select else " hidden",
-            "__QR__": segno.make(direct_url, error="m").svg_data_uri(scale=4) if select else "data:,",
-            "__DIRECT_URL__": direct_url,
-        }
-        return html_response(render(PORTAL_PAGE, values), csp=PAGE_CSP)
+            page = portal_page(verification, now, self.portal_url(verification_id), select=select)
+        return html_response(page, csp=PAGE_CSP)
 
     # -- webhooks ------------------------------------------------------------------------------------
-
-    def _payload(self, verification: Verification, status: str, now: float) -> dict[str, Any]:
-        return {
-            "event": WEBHOOK_EVENT,
-            "verification_id": verification.verification_id,
-            "status": status,
-            "extra_data": json.loads(json.dumps(verification.extra_data)),
-            "timestamp": iso_seconds(now),
-        }
 
     def send_webhook(self, verification_id: str, status: str) -> int | None:
         """Delivers a notification for ``verification_id`` saying ``status`` now, in this thread.
@@ -414,7 +317,7 @@ class OkidSandbox(Sandbox):
         """
         with self._lock:
             verification = self._verifications[verification_id]
-            payload = self._payload(verification, status, self._clock())
+            payload = verification.notification(status, self._clock())
         url = self.dashboard_webhook_url
         if url is None:
             self.log.info("okid sandbox: no webhook URL set; %s not sent", status)

@@ -5,9 +5,13 @@ Placeholders (``__NAME__``) are filled by ``pages.render``, which HTML-escapes t
 
 from __future__ import annotations
 
-from devstack.sandboxes.pages import page
+import segno
 
-__all__ = ["NOT_FOUND_PAGE", "PORTAL_PAGE"]
+from devstack.sandboxes.base import iso_seconds
+from devstack.sandboxes.okid_state import Verification
+from devstack.sandboxes.pages import page, render
+
+__all__ = ["NOT_FOUND_PAGE", "PORTAL_PAGE", "portal_page"]
 
 #: okID's own rules, after pages.BASE_STYLE.
 _STYLE = """
@@ -115,3 +119,21 @@ NOT_FOUND_PAGE = page(
 </main>
 """,
 )
+
+
+def portal_page(verification: Verification, now: float, direct_url: str, *, select: bool) -> str:
+    """The verification's portal page at ``now``; with ``select``, the choice of a QR code to
+    ``direct_url`` (the page on another device) or this device. Call with the sandbox's lock held."""
+    current = verification.current(now)
+    values = {
+        "__STATUS__": current,
+        "__STATUS_TEXT__": current + (" (abandoned by the user)" if verification.abandoned else ""),
+        "__ALLOWED__": " ".join(verification.allowed_outcomes(now)),
+        "__EXPIRES_AT__": iso_seconds(verification.expires_at),
+        "__ID__": verification.verification_id,
+        "__RETURN_URL__": verification.return_url or "",
+        "__SELECT_HIDDEN__": "" if select else " hidden",
+        "__QR__": segno.make(direct_url, error="m").svg_data_uri(scale=4) if select else "data:,",
+        "__DIRECT_URL__": direct_url,
+    }
+    return render(PORTAL_PAGE, values)

@@ -1,4 +1,5 @@
-"""The okID sandbox's state: a verification as okID would hold it, and what a request may change of it.
+"""The okID sandbox's state: a verification as okID would hold it, what it answers (its details, the answer
+that created it, its webhook's body), and what a request may change of it.
 
 * ``expiresAt`` is the creation second plus the sandbox's verification lifetime. From that instant
   on (``now >= expiresAt``) a verification without an outcome is ``expired``: its page is a 404 and
@@ -15,6 +16,7 @@ and changes state after.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,7 @@ __all__ = [
     "STATUS_PENDING",
     "STATUS_REJECTED",
     "STATUS_VERIFIED",
+    "WEBHOOK_EVENT",
     "Verification",
     "parse_generate_body",
     "parse_outcome",
@@ -50,6 +53,8 @@ OUTCOMES = (STATUS_VERIFIED, STATUS_REJECTED, STATUS_NEEDS_MANUAL_REVIEW, OUTCOM
 DECISIONS = (STATUS_VERIFIED, STATUS_REJECTED)
 FLOW = ("terms", "document", "liveness")
 SIDES = ("front", "back")
+#: The ``event`` of the sandbox's webhooks (okID documents none: see ``okid``).
+WEBHOOK_EVENT = "verification.status_changed"
 
 
 #: Outcome → fake automatic checks: (document status, score, liveness status, score).
@@ -91,6 +96,16 @@ class Verification:
             return DECISIONS
         return ()
 
+    def set_outcome(self, outcome: str, now: float) -> None:
+        """The user's outcome, or the reviewer's decision; the caller checked ``allowed_outcomes``."""
+        if outcome == OUTCOME_ABANDON:
+            self.abandoned = True
+        else:
+            if self.outcome == STATUS_NEEDS_MANUAL_REVIEW:
+                self.decided_at = int(now)
+            self.outcome = outcome
+        self.updated_at = int(now)
+
     def details(self, now: float) -> dict[str, object]:
         current = self.current(now)
         if self.outcome is not None:
@@ -102,6 +117,28 @@ class Verification:
             "verification_id": self.verification_id,
             "status": {"current": current, "updated_at": iso_seconds(updated_at), "progress": progress},
             "results": self._results(),
+        }
+
+    def generated(self) -> dict[str, object]:
+        """The answer of ``generate-verification`` that created it."""
+        return {
+            "verificationId": self.verification_id,
+            "expiresAt": iso_seconds(self.expires_at),
+            "modules": {
+                "document": {"enabled": True, "required": True, "sides": list(SIDES)},
+                "liveness": {"enabled": True, "required": True},
+            },
+            "flow": list(FLOW),
+        }
+
+    def notification(self, status: str, now: float) -> dict[str, Any]:
+        """The webhook's body saying ``status`` at ``now`` (with a copy of ``extra_data``)."""
+        return {
+            "event": WEBHOOK_EVENT,
+            "verification_id": self.verification_id,
+            "status": status,
+            "extra_data": json.loads(json.dumps(self.extra_data)),
+            "timestamp": iso_seconds(now),
         }
 
     def _results(self) -> dict[str, object]:
