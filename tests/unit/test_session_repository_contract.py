@@ -21,6 +21,7 @@ from idgate.domain import Cause, Result, Session, Status, can_move
 from idgate.repository import OPEN_ONLY_FIELDS, SessionRepository
 from idgate.store import SessionStore, epoch
 from tests.support.memory_store import InMemorySessionStore
+from tests.support.messages import says
 from tests.support.tables import create_template_tables
 
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
@@ -487,10 +488,11 @@ def test_an_approval_that_counts_a_pin_try_needs_a_pin_awaited(subject: Subject)
     fresh = added(subject, number=9, status=Status.AWAITING_PIN)  # no try counted yet
     assert subject.store.advance(fresh.id, Status.APPROVED, now=NOW, pin_try_limit=1, cause=Cause.POLL)
     assert subject.raw(fresh.id)["pin_attempts"] == 1  # type: ignore[index]
-    with pytest.raises(ValueError, match="pin_attempts"):
+    with pytest.raises(ValueError, match="pin_attempts") as refused:
         subject.store.advance(
             fresh.id, Status.DECLINED, now=NOW, fields={"pin_attempts": 0}, pin_try_limit=1, cause=Cause.POLL
         )
+    says(str(refused.value), "PIN try", "pin_attempts")  # the caller's mistake, named for its author
 
 
 def test_pin_attempts_stop_when_the_session_is_final_or_unknown(subject: Subject):
