@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from idgate.breaker import BreakerSettings, BreakerState, TableBreakers
 from idgate.routing_policy import TableClientPolicies
+from tests.support.recording import Recording
 from tests.support.routing_fakes import MemoryBreakers, MemoryClientPolicies
 from tests.support.tables import create_template_tables
 
@@ -105,3 +106,19 @@ def test_of_parallel_failures_one_opens_the_breaker():
         sys.setswitchinterval(interval)
     assert opened.count(True) == 1
     assert breakers.state("alpha").failures == 12
+
+
+def test_a_clients_policy_is_read_strongly_consistent(monkeypatch: pytest.MonkeyPatch):
+    # moto answers the same either way: a stale read could route by the policy a PUT just replaced
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    requests: list[tuple[str, dict[str, Any]]] = []
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        table = create_template_tables(client)["SessionsTable"]
+        policies = TableClientPolicies(table, Recording(client, requests))
+        policies.put("shop", {"age": ["alpha"]})
+        assert policies.get("shop") == {"age": ["alpha"]}
+    assert [request["ConsistentRead"] for operation, request in requests if operation == "get_item"] == [True]
