@@ -108,17 +108,33 @@ def test_of_parallel_failures_one_opens_the_breaker():
     assert breakers.state("alpha").failures == 12
 
 
-def test_a_clients_policy_is_read_strongly_consistent(monkeypatch: pytest.MonkeyPatch):
-    # moto answers the same either way: a stale read could route by the policy a PUT just replaced
+@pytest.fixture
+def on_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """The DynamoDB client and the sessions table, on moto."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    requests: list[tuple[str, dict[str, Any]]] = []
     with mock_aws():
         client = boto3.client("dynamodb")
-        table = create_template_tables(client)["SessionsTable"]
-        policies = TableClientPolicies(table, Recording(client, requests))
-        policies.put("shop", {"age": ["alpha"]})
-        assert policies.get("shop") == {"age": ["alpha"]}
+        yield client, create_template_tables(client)["SessionsTable"]
+
+
+def test_a_clients_policy_is_read_strongly_consistent(on_moto: tuple[Any, str]):
+    # moto answers the same either way: a stale read could route by the policy a PUT just replaced
+    client, table = on_moto
+    requests: list[tuple[str, dict[str, Any]]] = []
+    policies = TableClientPolicies(table, Recording(client, requests))
+    policies.put("shop", {"age": ["alpha"]})
+    assert policies.get("shop") == {"age": ["alpha"]}
     assert [request["ConsistentRead"] for operation, request in requests if operation == "get_item"] == [True]
+
+
+def test_a_breaker_is_kept_a_day_after_its_last_failure_and_a_success_creates_none(on_moto: tuple[Any, str]):
+    client, table = on_moto
+    breakers = TableBreakers(table, client)
+    breakers.succeeded("alpha")  # never failed: nothing to close, nothing written
+    assert "Item" not in client.get_item(TableName=table, Key={"pk": {"S": "breaker#alpha"}})
+    breakers.failed("alpha", now=NOW, settings=SETTINGS)
+    item = client.get_item(TableName=table, Key={"pk": {"S": "breaker#alpha"}})["Item"]
+    assert int(item["expires_ttl"]["N"]) == int((NOW + timedelta(days=1)).timestamp())
