@@ -1,0 +1,97 @@
+"""What a delivery's try records and when it runs (idgate.hooks.delivery): a message early by a second at most
+is tried, a deleted endpoint's delivery is failed and says why, a failed try records its next one and marks
+the endpoint failing from then, the last try records its own outcome, and an endpoint is disabled once it has
+failed for 5 days exactly. tests/unit/test_hook_delivery.py has the deliveries end to end."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from idgate.hooks.model import DISABLE_AFTER, RETRY_SCHEDULE_SECONDS, DeliveryStatus, EndpointStatus
+from tests.support.hooks import SHOP, Hooks
+from tests.unit.test_hook_delivery import URL, Receiver, hooks, resolve, session
+
+__all__ = ["hooks"]  # the fixture, shared with the end-to-end tests
+
+
+def first_try(hooks: Hooks):  # type: ignore[no-untyped-def]
+    endpoint, _ = hooks.endpoints.create(SHOP, {"url": URL})
+    hooks.fanout.session_changed(session(hooks))
+    [(message, _)] = hooks.messages()
+    return endpoint, message
+
+
+def test_a_message_early_by_a_second_at_most_is_tried_and_one_earlier_is_sent_on_as_it_is(hooks: Hooks):
+    _, message = first_try(hooks)
+    deliverer = hooks.deliverer(post=Receiver(), resolve=resolve)
+    hooks.clock.now = message.not_before - timedelta(seconds=2)
+    assert deliverer.handle(message) == "not_due"
+    assert hooks.messages() == [(message, hooks.clock())]
+    hooks.clock.now = message.not_before - timedelta(seconds=1)
+    assert deliverer.handle(message) == "succeeded"
+
+
+def test_the_delivery_of_a_deleted_endpoint_is_failed_and_says_why(hooks: Hooks):
+    endpoint, message = first_try(hooks)
+    hooks.endpoints.delete(SHOP, endpoint.id)
+    receiver = Receiver()
+    assert hooks.deliverer(post=receiver, resolve=resolve).handle(message) == "endpoint_deleted"
+    assert receiver.sent == []
+    delivery = hooks.store.delivery(endpoint.id, message.occurred_at, message.event_id)
+    assert delivery is not None
+    assert (delivery.status, delivery.last_error, delivery.done_attempts) == (
+        DeliveryStatus.FAILED,
+        "endpoint_deleted",
+        1,
+    )
+
+
+def test_a_failed_try_queues_and_records_the_next_one_and_marks_the_endpoint_failing_from_then(hooks: Hooks):
+    endpoint, message = first_try(hooks)
+    deliverer = hooks.deliverer(post=Receiver(statuses=[500]), resolve=resolve)
+    failed_at = hooks.clock()
+    assert deliverer.handle(message) == "retrying"
+    [(following, sent_at)] = hooks.messages()
+    due = failed_at + timedelta(seconds=RETRY_SCHEDULE_SECONDS[1])
+    assert (following.attempt, following.not_before, sent_at) == (2, due, failed_at)
+    [delivery] = hooks.endpoints.deliveries(SHOP, endpoint.id)
+    assert (delivery.status, delivery.next_try_at, delivery.last_status_code) == (
+        DeliveryStatus.PENDING,
+        due,
+        500,
+    )
+    stored = hooks.store.endpoint("shop", endpoint.id)
+    assert stored is not None
+    assert (stored.status, stored.failing_since) == (EndpointStatus.ENABLED, failed_at)
+    # a second failure keeps the mark of the first
+    hooks.clock.now = due
+    assert deliverer.handle(following) == "retrying"
+    stored = hooks.store.endpoint("shop", endpoint.id)
+    assert stored is not None
+    assert stored.failing_since == failed_at
+
+
+def test_after_failing_for_5_days_exactly_the_last_try_disables_the_endpoint_and_records_its_outcome(
+    hooks: Hooks,
+):
+    endpoint, message = first_try(hooks)
+    last_try_at = hooks.clock() + timedelta(seconds=sum(RETRY_SCHEDULE_SECONDS))
+    failing_since = last_try_at - DISABLE_AFTER
+    hooks.store.set_health("shop", endpoint.id, EndpointStatus.FAILING, failing_since)
+    # every try answered 500, but the last one, which got no answer
+    receiver = Receiver(statuses=[500] * (len(RETRY_SCHEDULE_SECONDS) - 1) + [None])
+    deliverer = hooks.deliverer(post=receiver, resolve=resolve)
+    while (outcome := deliverer.handle(message)) == "retrying":
+        [(message, _)] = hooks.messages()
+        hooks.clock.now = message.not_before
+    assert outcome == "dead_lettered"
+    assert hooks.clock() == last_try_at
+    stored = hooks.store.endpoint("shop", endpoint.id)
+    assert stored is not None
+    assert (stored.status, stored.failing_since) == (EndpointStatus.DISABLED, failing_since)
+    [delivery] = hooks.endpoints.deliveries(SHOP, endpoint.id)
+    assert (delivery.status, delivery.last_status_code, delivery.last_error) == (
+        DeliveryStatus.FAILED,
+        None,
+        "timeout",
+    )
