@@ -5,10 +5,16 @@ failed for 5 days exactly. tests/unit/test_hook_delivery.py has the deliveries e
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 
+from werkzeug.wrappers import Response
+
+from idgate.hooks.delivery import Deliverer
 from idgate.hooks.model import DISABLE_AFTER, RETRY_SCHEDULE_SECONDS, DeliveryStatus, EndpointStatus
+from idgate.hooks.sealing import KmsSealer
 from tests.support.hooks import SHOP, Hooks
+from tests.support.http_server import scripted_server
 from tests.unit.test_hook_delivery import URL, Receiver, hooks, resolve, session
 
 __all__ = ["hooks"]  # the fixture, shared with the end-to-end tests
@@ -95,3 +101,21 @@ def test_after_failing_for_5_days_exactly_the_last_try_disables_the_endpoint_and
         None,
         "timeout",
     )
+
+
+def test_by_default_a_try_runs_on_the_utc_clock_and_is_posted_for_real(hooks: Hooks):
+    # The local stack's case: http to loopback allowed, the system's resolver and clock, a real POST
+    hooks.endpoints.allow_insecure_urls = True
+    with scripted_server(lambda _request: Response("", status=204)) as server:
+        hooks.endpoints.create(SHOP, {"url": f"{server.url}/in"})
+        hooks.fanout.session_changed(session(hooks))
+        [(message, _)] = hooks.messages()
+        sealer = KmsSealer(hooks.endpoints.sealer._key_id, client=hooks.clients)  # type: ignore[attr-defined]
+        deliverer = Deliverer(store=hooks.store, unsealer=sealer, queue=hooks.queue, allow_insecure_urls=True)
+        before = datetime.now(UTC)
+        assert deliverer.handle(message) == "succeeded"
+    [request] = server.requests
+    assert (request.method, request.path, request.headers["webhook-id"]) == ("POST", "/in", message.event_id)
+    assert json.loads(request.body)["data"]["id"] == "ses_abcdefghijklmnopqrstu"
+    signed_at = datetime.fromtimestamp(int(request.headers["webhook-timestamp"]), UTC)
+    assert before - timedelta(seconds=1) <= signed_at <= datetime.now(UTC)
