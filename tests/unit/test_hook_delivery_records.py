@@ -52,7 +52,9 @@ def test_the_delivery_of_a_deleted_endpoint_is_failed_and_says_why(hooks: Hooks)
     )
 
 
-def test_a_failed_try_queues_and_records_the_next_one_and_marks_the_endpoint_failing_from_then(hooks: Hooks):
+def test_a_failed_try_queues_and_records_the_next_one_and_marks_the_endpoint_failing_until_one_succeeds(
+    hooks: Hooks,
+):
     endpoint, message = first_try(hooks)
     deliverer = hooks.deliverer(post=Receiver(statuses=[500]), resolve=resolve)
     failed_at = hooks.clock()
@@ -61,11 +63,8 @@ def test_a_failed_try_queues_and_records_the_next_one_and_marks_the_endpoint_fai
     due = failed_at + timedelta(seconds=RETRY_SCHEDULE_SECONDS[1])
     assert (following.attempt, following.not_before, sent_at) == (2, due, failed_at)
     [delivery] = hooks.endpoints.deliveries(SHOP, endpoint.id)
-    assert (delivery.status, delivery.next_try_at, delivery.last_status_code) == (
-        DeliveryStatus.PENDING,
-        due,
-        500,
-    )
+    assert (delivery.status, delivery.next_try_at) == (DeliveryStatus.PENDING, due)
+    assert (delivery.last_status_code, delivery.last_latency_ms, delivery.done_attempts) == (500, 12, 1)
     stored = hooks.store.endpoint("shop", endpoint.id)
     assert stored is not None
     assert (stored.status, stored.failing_since) == (EndpointStatus.ENABLED, failed_at)
@@ -75,6 +74,26 @@ def test_a_failed_try_queues_and_records_the_next_one_and_marks_the_endpoint_fai
     stored = hooks.store.endpoint("shop", endpoint.id)
     assert stored is not None
     assert stored.failing_since == failed_at
+    # and an acknowledged try clears it
+    [(third, _)] = hooks.messages()
+    hooks.clock.now = third.not_before
+    assert hooks.deliverer(post=Receiver(), resolve=resolve).handle(third) == "succeeded"
+    stored = hooks.store.endpoint("shop", endpoint.id)
+    assert stored is not None
+    assert (stored.status, stored.failing_since) == (EndpointStatus.ENABLED, None)
+
+
+def test_a_refused_address_is_a_failed_try_that_took_no_time(hooks: Hooks):
+    endpoint, _ = hooks.endpoints.create(SHOP, {"url": "https://internal.shop.example/hooks"})
+    hooks.fanout.session_changed(session(hooks))
+    [(message, _)] = hooks.messages()
+    assert hooks.deliverer(post=Receiver(), resolve=resolve).handle(message) == "retrying"
+    [delivery] = hooks.endpoints.deliveries(SHOP, endpoint.id)
+    assert (delivery.last_error, delivery.last_status_code, delivery.last_latency_ms) == (
+        "webhook_address_not_allowed",
+        None,
+        0,
+    )
 
 
 def test_after_failing_for_5_days_exactly_the_last_try_disables_the_endpoint_and_records_its_outcome(
@@ -119,3 +138,29 @@ def test_by_default_a_try_runs_on_the_utc_clock_and_is_posted_for_real(hooks: Ho
     assert json.loads(request.body)["data"]["id"] == "ses_abcdefghijklmnopqrstu"
     signed_at = datetime.fromtimestamp(int(request.headers["webhook-timestamp"]), UTC)
     assert before - timedelta(seconds=1) <= signed_at <= datetime.now(UTC)
+
+
+def test_the_delivery_of_an_endpoint_disabled_since_it_was_queued_is_failed_and_says_why(hooks: Hooks):
+    endpoint, message = first_try(hooks)
+    hooks.store.set_health("shop", endpoint.id, EndpointStatus.DISABLED, hooks.clock())
+    receiver = Receiver()
+    assert hooks.deliverer(post=receiver, resolve=resolve).handle(message) == "endpoint_disabled"
+    assert receiver.sent == []
+    [delivery] = hooks.endpoints.deliveries(SHOP, endpoint.id)
+    assert (delivery.status, delivery.last_error, delivery.done_attempts) == (
+        DeliveryStatus.FAILED,
+        "endpoint_disabled",
+        1,
+    )
+
+
+def test_an_acknowledged_try_records_its_status_code_and_latency(hooks: Hooks):
+    endpoint, message = first_try(hooks)
+    assert hooks.deliverer(post=Receiver(statuses=[202]), resolve=resolve).handle(message) == "succeeded"
+    [delivery] = hooks.endpoints.deliveries(SHOP, endpoint.id)
+    assert (delivery.status, delivery.last_status_code, delivery.last_latency_ms, delivery.last_error) == (
+        DeliveryStatus.SUCCEEDED,
+        202,
+        12,
+        None,
+    )
