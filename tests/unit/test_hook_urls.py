@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from idgate.hooks.urls import UrlRefused, check_url, resolve_target
+from tests.support.messages import says
 
 
 def resolver(answers: dict[str, Sequence[str]]):  # type: ignore[no-untyped-def]
@@ -21,29 +22,30 @@ def resolver(answers: dict[str, Sequence[str]]):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    ("url", "code"),
+    ("url", "code", "problem"),
     [
-        ("http://example.com/hooks", "webhook_url_not_https"),
-        ("ftp://example.com/", "webhook_url_not_https"),
-        ("https://user:secret@example.com/", "webhook_url_userinfo"),
-        ("https://user@example.com/", "webhook_url_userinfo"),
-        ("https:///no-host", "webhook_url_invalid"),
-        ("https://example.com:99999/", "webhook_url_invalid"),
-        ("https://exa mple.com/", "webhook_url_invalid"),
-        ("https://example.com/" + "a" * 2030, "webhook_url_too_long"),
-        ("https://10.1.2.3/", "webhook_url_not_allowed"),
-        ("https://127.0.0.1/", "webhook_url_not_allowed"),
-        ("https://169.254.169.254/latest/meta-data/", "webhook_url_not_allowed"),
-        ("https://[::1]/", "webhook_url_not_allowed"),
-        ("https://[fd00:ec2::254]/", "webhook_url_not_allowed"),
-        ("https://[::ffff:10.0.0.1]/", "webhook_url_not_allowed"),
-        ("https://224.0.0.1/", "webhook_url_not_allowed"),
+        ("http://example.com/hooks", "webhook_url_not_https", "must be https"),
+        ("ftp://example.com/", "webhook_url_not_https", "must be https"),
+        ("https://user:secret@example.com/", "webhook_url_userinfo", "may not hold user info"),
+        ("https://user@example.com/", "webhook_url_userinfo", "may not hold user info"),
+        ("https:///no-host", "webhook_url_invalid", "has no host"),
+        ("https://example.com:99999/", "webhook_url_invalid", "cannot be read"),
+        ("https://exa mple.com/", "webhook_url_invalid", "whitespace or control characters"),
+        ("https://example.com/" + "a" * 2030, "webhook_url_too_long", "exceeds 2048 characters"),
+        ("https://10.1.2.3/", "webhook_url_not_allowed", "not a public one"),
+        ("https://127.0.0.1/", "webhook_url_not_allowed", "not a public one"),
+        ("https://169.254.169.254/latest/meta-data/", "webhook_url_not_allowed", "not a public one"),
+        ("https://[::1]/", "webhook_url_not_allowed", "not a public one"),
+        ("https://[fd00:ec2::254]/", "webhook_url_not_allowed", "not a public one"),
+        ("https://[::ffff:10.0.0.1]/", "webhook_url_not_allowed", "not a public one"),
+        ("https://224.0.0.1/", "webhook_url_not_allowed", "not a public one"),
     ],
 )
-def test_a_url_idgate_must_not_call_is_refused_at_registration(url: str, code: str):
+def test_a_url_idgate_must_not_call_is_refused_at_registration(url: str, code: str, problem: str):
     with pytest.raises(UrlRefused) as refused:
         check_url(url)
     assert refused.value.code == code
+    says(str(refused.value), "the URL", problem)  # the integrator's 422 message: what is wrong with it
 
 
 def test_an_https_url_of_2048_characters_on_a_public_host_is_accepted():
@@ -85,6 +87,7 @@ def test_at_delivery_every_address_the_host_resolves_to_must_be_public(addresses
         with pytest.raises(UrlRefused) as refused:
             resolve_target("https://hooks.example.com/in", resolve=resolve)
         assert refused.value.code == "webhook_address_not_allowed"
+        says(str(refused.value), "the URL's host", "an address idgate does not call")
 
 
 def test_a_hostname_that_resolves_to_a_private_address_is_refused_at_delivery():
@@ -102,6 +105,11 @@ def test_an_unresolvable_host_is_refused():
     with pytest.raises(UrlRefused) as refused:
         resolve_target("https://nowhere.example/", resolve=resolver({}))
     assert refused.value.code == "webhook_host_unresolved"
+    says(str(refused.value), "the URL's host", "does not resolve")
+    with pytest.raises(UrlRefused) as nothing:
+        resolve_target("https://nowhere.example/", resolve=resolver({"nowhere.example": []}))
+    assert nothing.value.code == "webhook_host_unresolved"
+    says(str(nothing.value), "the URL's host", "does not resolve")
 
 
 def test_the_local_stack_allows_http_to_loopback_and_nothing_else():
