@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from idgate.hooks.urls import UrlRefused, check_url, resolve_target
+from idgate.hooks.urls import UrlRefused, check_url, resolve_target, system_resolve
 from tests.support.messages import says
 
 
@@ -130,3 +130,40 @@ def test_the_local_stack_allows_http_to_loopback_and_nothing_else():
         resolve_target(
             "http://localhost/", allow_insecure=True, resolve=resolver({"localhost": ["10.0.0.1"]})
         )
+
+
+def test_the_host_is_resolved_for_the_urls_port_443_for_https_and_80_for_http():
+    asked: list[tuple[str, int]] = []
+
+    def loopback(host: str, port: int) -> Sequence[str]:
+        asked.append((host, port))
+        return ["127.0.0.1"] if host == "localhost" else ["93.184.216.34"]
+
+    assert resolve_target("https://hooks.example.com/in", resolve=loopback).port == 443
+    assert resolve_target("http://localhost/in", allow_insecure=True, resolve=loopback).port == 80
+    assert asked == [("hooks.example.com", 443), ("localhost", 80)]
+    with pytest.raises(UrlRefused):  # the local stack's exception is asked for, never the default
+        resolve_target("http://localhost/in", resolve=loopback)
+
+
+def test_an_ipv4_mapped_address_is_judged_as_the_ipv4_address_it_maps():
+    public = resolve_target(
+        "https://hooks.example.com/", resolve=resolver({"hooks.example.com": ["::ffff:93.184.216.34"]})
+    )
+    assert public.address == "::ffff:5db8:d822"
+    with pytest.raises(UrlRefused):
+        resolve_target(
+            "https://hooks.example.com/", resolve=resolver({"hooks.example.com": ["::ffff:10.0.0.1"]})
+        )
+
+
+def test_an_address_zone_is_not_part_of_the_address_called():
+    target = resolve_target(
+        "https://hooks.example.com/",
+        resolve=resolver({"hooks.example.com": ["2606:2800:220:1:248:1893:25c8:1946%3"]}),
+    )
+    assert target.address == "2606:2800:220:1:248:1893:25c8:1946"
+
+
+def test_the_system_resolver_answers_each_address_once():
+    assert system_resolve("127.0.0.1", 443) == ["127.0.0.1"]
