@@ -16,9 +16,9 @@ A module whose turn comes after the budget is spent is not run, and is reported 
 A module's score is killed / (mutants - skipped), as mutmut's badge counts it; a time-out is a kill
 (the mutant made a test hang), a mutant no test reaches is not. The report also gives the score without
 the mutants that change nothing but the prose of an exception's message (its `message` argument made
-"XX...XX", upper or lower case): that text is for people, the error's code is the contract, and no test
-should pin prose. Such mutants are found by comparing each mutated function with the original, every
-exception's message text blanked out.
+"XX...XX", upper or lower case), for comparison: the score itself counts them, since the tests check what a
+message must say (tests/support/messages.py). Such mutants are found by comparing each mutated function with
+the original, every exception's message text blanked out.
 """
 
 from __future__ import annotations

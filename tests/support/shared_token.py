@@ -21,16 +21,23 @@ REGION = "us-east-1"
 
 
 class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
+    """A clock whose sleep moves it: by the pause asked for, or by `oversleep` whatever was asked (a
+    container that ran late). `pauses` are the pauses asked for, in order."""
+
+    def __init__(self, now: float = 1_000_000.0, *, oversleep: float | None = None) -> None:
         self.now = now
         self.slept = 0.0
+        self.pauses: list[float] = []
+        self._oversleep = oversleep
 
     def __call__(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += seconds
+        self.pauses.append(seconds)
+        moved = seconds if self._oversleep is None else self._oversleep
+        self.slept += moved
+        self.now += moved
 
 
 class Logins:

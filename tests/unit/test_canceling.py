@@ -13,6 +13,7 @@ from idgate.api import Caller
 from idgate.domain import Session, Status
 from idgate.errors import Conflict, Forbidden, NotFound, ProviderUnavailable
 from idgate.providers.base import Observation
+from tests.support.messages import says
 from tests.support.world import CALLER, FakeProvider, World, make_world, new_session, state, store_of
 
 APPROVED = Observation(Status.APPROVED, "OK")
@@ -44,7 +45,7 @@ def test_a_final_session_is_a_conflict_and_stays_as_it_was(world):
     with pytest.raises(Conflict) as refused:
         service.cancel_session(CALLER, session.id)
     assert refused.value.code == "session_final"
-    assert refused.value.message  # the API's error always has one (openapi.yaml: a string)
+    says(refused.value.message, "session", "final")  # what the integrator reads: why it was refused
     assert store_of(service).get(session.id).status is Status.APPROVED
 
 
@@ -62,6 +63,14 @@ def test_only_the_secret_key_of_its_client_cancels(world, caller, error, code):
         service.cancel_session(caller, session.id)
     assert refused.value.code == code
     assert store_of(service).get(session.id).status is Status.PENDING
+
+
+def test_the_403_names_what_was_refused_and_what_it_takes(world):
+    service, _, _, _ = world
+    session = new_session(service)
+    with pytest.raises(Forbidden) as refused:
+        service.cancel_session(Caller(kind="publishable", client_id="shop"), session.id)
+    says(refused.value.message, "canceling a session", "secret key")
 
 
 def test_an_unknown_or_malformed_id_is_not_found(world):
@@ -142,5 +151,5 @@ def test_a_verdict_that_lands_while_canceling_wins_and_the_cancel_is_a_conflict(
         service.cancel_session(CALLER, session.id)
     # Then the cancel is refused as for a session already final, and the verdict stands
     assert (refused.value.status, refused.value.code) == (409, "session_final")
-    assert refused.value.message
+    says(refused.value.message, "session", "final")
     assert store_of(service).get(session.id).status is Status.APPROVED

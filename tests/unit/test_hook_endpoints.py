@@ -13,6 +13,7 @@ from idgate.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from idgate.hooks.model import EndpointStatus, EventType
 from idgate.hooks.signing import key_of
 from tests.support.hooks import OTHER_SHOP, SHOP, SHOP_PUBLISHABLE, Hooks, boto3_region_env, hooks_on_moto
+from tests.support.messages import says
 
 URL = "https://hooks.shop.example/idgate"
 
@@ -67,6 +68,8 @@ def test_an_invalid_registration_is_a_422_with_a_stable_code(hooks: Hooks, body:
     with pytest.raises(ValidationFailed) as refused:
         hooks.endpoints.create(SHOP, body)
     assert refused.value.code == code
+    if code != "validation_error":  # the address's problem, as idgate.hooks.urls says it
+        says(refused.value.message, "the URL")
     assert hooks.endpoints.all(SHOP) == []
 
 
@@ -74,6 +77,7 @@ def test_a_publishable_key_gets_403_secret_key_required(hooks: Hooks):
     with pytest.raises(Forbidden) as refused:
         hooks.endpoints.create(SHOP_PUBLISHABLE, {"url": URL})
     assert refused.value.code == "secret_key_required"
+    says(refused.value.message, "webhook endpoints", "secret key")
     with pytest.raises(Forbidden):
         hooks.endpoints.all(SHOP_PUBLISHABLE)
 
@@ -93,6 +97,7 @@ def test_another_clients_endpoint_is_a_404_for_every_action(hooks: Hooks):
         with pytest.raises(NotFound) as refused:
             act()
         assert refused.value.code == "webhook_endpoint_not_found"
+        says(refused.value.message, "no such webhook endpoint")
     # and the shop's endpoint is untouched
     assert [e.id for e in hooks.endpoints.all(SHOP)] == [endpoint.id]
 
@@ -129,6 +134,9 @@ def test_a_replay_needs_an_iso_time_with_its_offset(hooks: Hooks):
     for body in ({}, {"since": "yesterday"}, {"since": "2026-11-23T08:00:00"}, {"since": 3}):
         with pytest.raises(ValidationFailed):
             hooks.endpoints.replay(SHOP, endpoint.id, body)
+    with pytest.raises(ValidationFailed) as refused:  # a number would be read as epoch seconds
+        hooks.endpoints.replay(SHOP, endpoint.id, {"since": 1_764_000_000})
+    says(refused.value.message, "since", "ISO 8601 time with its offset")
     assert hooks.endpoints.replay(SHOP, endpoint.id, {"since": "2026-11-23T08:00:00+01:00"}) == 0
 
 
@@ -138,6 +146,7 @@ def test_a_client_has_at_most_20_endpoints(hooks: Hooks):
     with pytest.raises(Conflict) as refused:
         hooks.endpoints.create(SHOP, {"url": URL})
     assert refused.value.code == "webhook_endpoint_limit_reached"
+    says(refused.value.message, "at most 20 webhook endpoints")
     hooks.endpoints.create(OTHER_SHOP, {"url": URL})  # another client's count is its own
 
 

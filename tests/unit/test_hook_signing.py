@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from idgate.hooks.signing import KEY_BYTES, key_of, new_key, secret_of, signed_headers
+from tests.support.messages import says
 
 BODY = '{"type": "session.finalized", "timestamp": "2026-11-23T08:00:00Z", "data": {"id": "ses_x"}}'
 
@@ -57,5 +58,13 @@ def test_during_a_rotation_two_signatures_are_sent_and_either_secret_verifies():
 
 
 def test_nothing_is_signed_without_a_key():
-    with pytest.raises(ValueError, match="no key"):
+    with pytest.raises(ValueError, match="no key") as refused:
         signed_headers([], "evt_3", datetime.now(UTC), BODY)
+    says(str(refused.value), "no key", "sign with")
+
+
+def test_the_body_is_said_to_be_json():
+    headers = signed_headers([new_key()], "evt_4", datetime.now(UTC), BODY)
+    assert {name.lower(): value.lower() for name, value in headers.items()}[
+        "content-type"
+    ] == "application/json"

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from idgate.hooks.urls import UrlRefused, check_url, resolve_target
+from idgate.hooks.urls import UrlRefused, check_url, resolve_target, system_resolve
+from tests.support.messages import says
 
 
 def resolver(answers: dict[str, Sequence[str]]):  # type: ignore[no-untyped-def]
@@ -24,29 +25,30 @@ def resolver(answers: dict[str, Sequence[str]]):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    ("url", "code"),
+    ("url", "code", "problem"),
     [
-        ("http://example.com/hooks", "webhook_url_not_https"),
-        ("ftp://example.com/", "webhook_url_not_https"),
-        ("https://user:secret@example.com/", "webhook_url_userinfo"),
-        ("https://user@example.com/", "webhook_url_userinfo"),
-        ("https:///no-host", "webhook_url_invalid"),
-        ("https://example.com:99999/", "webhook_url_invalid"),
-        ("https://exa mple.com/", "webhook_url_invalid"),
-        ("https://example.com/" + "a" * 2030, "webhook_url_too_long"),
-        ("https://10.1.2.3/", "webhook_url_not_allowed"),
-        ("https://127.0.0.1/", "webhook_url_not_allowed"),
-        ("https://169.254.169.254/latest/meta-data/", "webhook_url_not_allowed"),
-        ("https://[::1]/", "webhook_url_not_allowed"),
-        ("https://[fd00:ec2::254]/", "webhook_url_not_allowed"),
-        ("https://[::ffff:10.0.0.1]/", "webhook_url_not_allowed"),
-        ("https://224.0.0.1/", "webhook_url_not_allowed"),
+        ("http://example.com/hooks", "webhook_url_not_https", "must be https"),
+        ("ftp://example.com/", "webhook_url_not_https", "must be https"),
+        ("https://user:secret@example.com/", "webhook_url_userinfo", "may not hold user info"),
+        ("https://user@example.com/", "webhook_url_userinfo", "may not hold user info"),
+        ("https:///no-host", "webhook_url_invalid", "has no host"),
+        ("https://example.com:99999/", "webhook_url_invalid", "cannot be read"),
+        ("https://exa mple.com/", "webhook_url_invalid", "whitespace or control characters"),
+        ("https://example.com/" + "a" * 2030, "webhook_url_too_long", "exceeds 2048 characters"),
+        ("https://10.1.2.3/", "webhook_url_not_allowed", "not a public one"),
+        ("https://127.0.0.1/", "webhook_url_not_allowed", "not a public one"),
+        ("https://169.254.169.254/latest/meta-data/", "webhook_url_not_allowed", "not a public one"),
+        ("https://[::1]/", "webhook_url_not_allowed", "not a public one"),
+        ("https://[fd00:ec2::254]/", "webhook_url_not_allowed", "not a public one"),
+        ("https://[::ffff:10.0.0.1]/", "webhook_url_not_allowed", "not a public one"),
+        ("https://224.0.0.1/", "webhook_url_not_allowed", "not a public one"),
     ],
 )
-def test_a_url_idgate_must_not_call_is_refused_at_registration(url: str, code: str):
+def test_a_url_idgate_must_not_call_is_refused_at_registration(url: str, code: str, problem: str):
     with pytest.raises(UrlRefused) as refused:
         check_url(url)
     assert refused.value.code == code
+    says(str(refused.value), "the URL", problem)  # the integrator's 422 message: what is wrong with it
 
 
 def test_an_https_url_of_2048_characters_on_a_public_host_is_accepted():
@@ -88,6 +90,7 @@ def test_at_delivery_every_address_the_host_resolves_to_must_be_public(addresses
         with pytest.raises(UrlRefused) as refused:
             resolve_target("https://hooks.example.com/in", resolve=resolve)
         assert refused.value.code == "webhook_address_not_allowed"
+        says(str(refused.value), "the URL's host", "an address idgate does not call")
 
 
 def test_a_hostname_that_resolves_to_a_private_address_is_refused_at_delivery():
@@ -105,6 +108,11 @@ def test_an_unresolvable_host_is_refused():
     with pytest.raises(UrlRefused) as refused:
         resolve_target("https://nowhere.example/", resolve=resolver({}))
     assert refused.value.code == "webhook_host_unresolved"
+    says(str(refused.value), "the URL's host", "does not resolve")
+    with pytest.raises(UrlRefused) as nothing:
+        resolve_target("https://nowhere.example/", resolve=resolver({"nowhere.example": []}))
+    assert nothing.value.code == "webhook_host_unresolved"
+    says(str(nothing.value), "the URL's host", "does not resolve")
 
 
 def test_the_local_stack_allows_http_to_loopback_and_nothing_else():
@@ -158,3 +166,40 @@ def test_a_resolver_answering_in_time_is_used_and_its_failure_is_an_unresolved_h
     with pytest.raises(UrlRefused) as refused:
         resolve_target("https://hooks.example.com/in", resolve=failing)
     assert refused.value.code == "webhook_host_unresolved"
+
+
+def test_the_host_is_resolved_for_the_urls_port_443_for_https_and_80_for_http():
+    asked: list[tuple[str, int]] = []
+
+    def loopback(host: str, port: int) -> Sequence[str]:
+        asked.append((host, port))
+        return ["127.0.0.1"] if host == "localhost" else ["93.184.216.34"]
+
+    assert resolve_target("https://hooks.example.com/in", resolve=loopback).port == 443
+    assert resolve_target("http://localhost/in", allow_insecure=True, resolve=loopback).port == 80
+    assert asked == [("hooks.example.com", 443), ("localhost", 80)]
+    with pytest.raises(UrlRefused):  # the local stack's exception is asked for, never the default
+        resolve_target("http://localhost/in", resolve=loopback)
+
+
+def test_an_ipv4_mapped_address_is_judged_as_the_ipv4_address_it_maps():
+    public = resolve_target(
+        "https://hooks.example.com/", resolve=resolver({"hooks.example.com": ["::ffff:93.184.216.34"]})
+    )
+    assert public.address == "::ffff:5db8:d822"
+    with pytest.raises(UrlRefused):
+        resolve_target(
+            "https://hooks.example.com/", resolve=resolver({"hooks.example.com": ["::ffff:10.0.0.1"]})
+        )
+
+
+def test_an_address_zone_is_not_part_of_the_address_called():
+    target = resolve_target(
+        "https://hooks.example.com/",
+        resolve=resolver({"hooks.example.com": ["2606:2800:220:1:248:1893:25c8:1946%3"]}),
+    )
+    assert target.address == "2606:2800:220:1:248:1893:25c8:1946"
+
+
+def test_the_system_resolver_answers_each_address_once():
+    assert system_resolve("127.0.0.1", 443) == ["127.0.0.1"]

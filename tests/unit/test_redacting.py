@@ -12,6 +12,7 @@ from idgate.api import Caller, session_view
 from idgate.domain import Status
 from idgate.errors import Conflict, Forbidden, NotFound
 from idgate.providers.base import Image, Observation
+from tests.support.messages import says
 from tests.support.world import (
     CALLER,
     FakeImageProvider,
@@ -117,6 +118,7 @@ def test_an_open_session_is_a_conflict_and_keeps_everything(world):
     with pytest.raises(Conflict) as refused:
         service.redact_session(CALLER, session.id)
     assert (refused.value.status, refused.value.code) == (409, "session_open")
+    says(refused.value.message, "still open", "cancel it first")  # why, and what to do instead
     assert store_of(service).stored_item(session.id) == before
 
 
@@ -135,6 +137,18 @@ def test_only_the_secret_key_of_its_client_redacts(world, caller, error, code):
         service.redact_session(caller, session_id)
     assert refused.value.code == code
     assert store_of(service).stored_item(session_id) == before
+
+
+def test_the_403_names_what_was_refused_and_what_it_takes(world):
+    service, _, _, _ = world
+    session_id = approved_session(world)
+    publishable = Caller(kind="publishable", client_id="shop")
+    with pytest.raises(Forbidden) as redacting:
+        service.redact_session(publishable, session_id)
+    says(redacting.value.message, "redacting a session", "secret key")
+    with pytest.raises(Forbidden) as reading:
+        service.session_history(publishable, session_id)
+    says(reading.value.message, "reading a session's history", "secret key")
 
 
 def test_an_unknown_or_malformed_id_is_not_found(world):

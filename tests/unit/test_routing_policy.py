@@ -8,6 +8,7 @@ import pytest
 from idgate.api import Caller
 from idgate.errors import Forbidden, ValidationFailed
 from idgate.routing_policy import declared_policy, default_policy, parsed_policy
+from tests.support.messages import says
 from tests.support.routing_fakes import Alpha, Beta, Gamma
 from tests.support.world import CALLER, World, make_world, store_of
 
@@ -103,3 +104,35 @@ def test_only_a_secret_key_reads_or_changes_it(world, caller):
 def test_parsing_keeps_the_order_given(world):
     providers = world[0].deps.providers
     assert parsed_policy({"identity": ["gamma", "beta"]}, providers) == {"identity": ["gamma", "beta"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"age": ["nobody"]}, ("unknown provider", "'nobody'", "known: alpha, beta")),
+        ({"identity": ["alpha"]}, ("alpha cannot check identity",)),
+        ({"height": ["alpha"]}, ("height", "not a check", "checks: age, identity")),
+        ({"age": []}, ("age", "a non-empty list of provider names")),
+        ({"age": ["alpha", "alpha"]}, ("age", "names a provider twice")),
+        (["alpha"], ("policy", "an object of checks", '{"age": ["jekimo", "datakeen"]}')),
+    ],
+)
+def test_a_wrong_policy_is_told_what_is_wrong_where(world, body, words):
+    # The message names the check or provider at fault and what is wrong with it; a shape's problem is
+    # also its field's (`details.fields`), which the integrator's code may read.
+    with pytest.raises(ValidationFailed) as refused:
+        world[0].replace_routing_policy(CALLER, body)
+    says(refused.value.message, *words)
+    for problem in refused.value.details.get("fields", []):
+        says(problem["problem"], words[-1])
+
+
+def test_a_403_names_what_was_refused():
+    publishable = Caller(kind="publishable", client_id="shop")
+    service = make_world()[0]
+    with pytest.raises(Forbidden) as reading:
+        service.routing_policy(publishable)
+    says(reading.value.message, "reading the routing policy", "secret key")
+    with pytest.raises(Forbidden) as changing:
+        service.replace_routing_policy(publishable, {})
+    says(changing.value.message, "changing the routing policy", "secret key")

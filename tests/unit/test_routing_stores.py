@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from idgate.breaker import BreakerSettings, BreakerState, TableBreakers
 from idgate.routing_policy import TableClientPolicies
+from tests.support.recording import Recording
 from tests.support.routing_fakes import MemoryBreakers, MemoryClientPolicies
 from tests.support.tables import create_template_tables
 
@@ -105,3 +106,35 @@ def test_of_parallel_failures_one_opens_the_breaker():
         sys.setswitchinterval(interval)
     assert opened.count(True) == 1
     assert breakers.state("alpha").failures == 12
+
+
+@pytest.fixture
+def on_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """The DynamoDB client and the sessions table, on moto."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        yield client, create_template_tables(client)["SessionsTable"]
+
+
+def test_a_clients_policy_is_read_strongly_consistent(on_moto: tuple[Any, str]):
+    # moto answers the same either way: a stale read could route by the policy a PUT just replaced
+    client, table = on_moto
+    requests: list[tuple[str, dict[str, Any]]] = []
+    policies = TableClientPolicies(table, Recording(client, requests))
+    policies.put("shop", {"age": ["alpha"]})
+    assert policies.get("shop") == {"age": ["alpha"]}
+    assert [request["ConsistentRead"] for operation, request in requests if operation == "get_item"] == [True]
+
+
+def test_a_breaker_is_kept_a_day_after_its_last_failure_and_a_success_creates_none(on_moto: tuple[Any, str]):
+    client, table = on_moto
+    breakers = TableBreakers(table, client)
+    breakers.succeeded("alpha")  # never failed: nothing to close, nothing written
+    assert "Item" not in client.get_item(TableName=table, Key={"pk": {"S": "breaker#alpha"}})
+    breakers.failed("alpha", now=NOW, settings=SETTINGS)
+    item = client.get_item(TableName=table, Key={"pk": {"S": "breaker#alpha"}})["Item"]
+    assert int(item["expires_ttl"]["N"]) == int((NOW + timedelta(days=1)).timestamp())

@@ -12,6 +12,7 @@ import pytest
 from idgate.announced import announced_session
 from idgate.domain import Cause, Result, Routing, RoutingTry, Status
 from idgate.store import epoch
+from tests.support.messages import says
 from tests.support.repository_contract import (
     MEMORY_ONLY,
     NOW,
@@ -133,10 +134,11 @@ def test_an_approval_that_counts_a_pin_try_needs_a_pin_awaited(subject: Subject)
     fresh = added(subject, number=9, status=Status.AWAITING_PIN)  # no try counted yet
     assert subject.store.advance(fresh.id, Status.APPROVED, now=NOW, pin_try_limit=1, cause=Cause.POLL)
     assert subject.raw(fresh.id)["pin_attempts"] == 1  # type: ignore[index]
-    with pytest.raises(ValueError, match="pin_attempts"):
+    with pytest.raises(ValueError, match="pin_attempts") as refused:
         subject.store.advance(
             fresh.id, Status.DECLINED, now=NOW, fields={"pin_attempts": 0}, pin_try_limit=1, cause=Cause.POLL
         )
+    says(str(refused.value), "PIN try", "pin_attempts")  # the caller's mistake, named for its author
 
 
 def test_pin_attempts_stop_when_the_session_is_final_or_unknown(subject: Subject):

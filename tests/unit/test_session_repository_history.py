@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from idgate.domain import Cause, Result, Status
+from tests.support.messages import says
 from tests.support.repository_contract import (
     MEMORY_ONLY,
     NOW,
@@ -63,8 +64,9 @@ def test_history_is_appended_to_what_the_session_was_created_with(subject: Subje
 def test_a_write_may_not_set_or_remove_history_itself(subject: Subject):
     session = added(subject)
     for request in ({"fields": {"history": []}}, {"remove": ["history"]}):
-        with pytest.raises(ValueError, match="history"):
+        with pytest.raises(ValueError, match="history") as refused:
             subject.store.advance(session.id, Status.PROCESSING, now=NOW, cause=Cause.POLL, **request)
+        says(str(refused.value), "status change", "history itself")
 
 
 def final(subject: Subject, number: int = 1):

@@ -13,6 +13,7 @@ import pytest
 from idgate.errors import ProviderUnavailable
 from idgate.providers.base import IssuedToken, ProcessToken, refresh_margin
 from idgate.shared_token import ITEM_PREFIX, LEASE_SECONDS, WAIT_SECONDS, TableToken
+from tests.support.messages import says
 from tests.support.shared_token import Clock, Logins, container, stored, table_on_moto
 
 
@@ -163,19 +164,47 @@ def test_a_lease_left_by_a_dead_container_is_taken_over_after_it_runs_out(aws: d
     assert logins.count == 1
 
 
-def test_waiting_for_another_callers_login_is_bounded(aws: dict[str, Any]):
-    clock = Clock()
+def lease_held_by_a_slow_login(aws: dict[str, Any], clock: Clock) -> None:
+    """Another caller's login holds the lease well past a waiter's deadline; there is no token yet."""
     key = {"pk": {"S": ITEM_PREFIX + "faceki"}}
     aws["dynamodb"].put_item(
         TableName=aws["table"],
         Item={**key, "lease_until": {"N": str(clock.now + 10 * WAIT_SECONDS)}, "lease_owner": {"S": "slow"}},
     )
+
+
+def test_waiting_for_another_callers_login_is_bounded(aws: dict[str, Any]):
+    clock = Clock()
+    lease_held_by_a_slow_login(aws, clock)
     logins = Logins()
     with pytest.raises(ProviderUnavailable) as raised:
         container(aws, clock).get(logins)
     assert raised.value.reason == "provider_unreachable"
+    says(str(raised.value), "another caller's login", "in time")  # the operator's log: why it gave up
     assert WAIT_SECONDS <= clock.slept < WAIT_SECONDS + 1
     assert logins.count == 0
+
+
+def test_a_waiter_looks_again_soon_then_backs_off_to_half_a_second(aws: dict[str, Any]):
+    # A login takes about a second: the first looks come soon (the new token is seen within 50 ms of a
+    # quick login), then at most two a second (about 45 reads in the 20 s, not thousands).
+    clock = Clock()
+    lease_held_by_a_slow_login(aws, clock)
+    with pytest.raises(ProviderUnavailable):
+        container(aws, clock).get(Logins())
+    assert clock.pauses[:6] == [0.05, 0.1, 0.2, 0.4, 0.5, 0.5]
+    assert set(clock.pauses[4:]) == {0.5}
+    assert len(clock.pauses) == 43  # 0.75 s, then 0.5 s each until the 20 s have passed
+
+
+def test_a_waiter_gives_up_at_its_deadline_not_a_pause_later(aws: dict[str, Any]):
+    # Each pause runs late, to 4 s: the look at 20 s finds the deadline reached and is the last.
+    clock = Clock(oversleep=4.0)
+    lease_held_by_a_slow_login(aws, clock)
+    with pytest.raises(ProviderUnavailable):
+        container(aws, clock).get(Logins())
+    assert clock.slept == WAIT_SECONDS
+    assert len(clock.pauses) == 5
 
 
 def test_a_token_that_cannot_be_decrypted_is_renewed(aws: dict[str, Any]):

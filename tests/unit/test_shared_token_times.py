@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from idgate.errors import ProviderUnavailable
 from idgate.providers.base import IssuedToken, refresh_margin
 from idgate.shared_token import TableToken
+from tests.support.recording import Recording
 from tests.support.shared_token import Clock, Logins, container, lease_taken_over, stored, table_on_moto
 
 LIFETIME = 100.0
@@ -69,20 +70,6 @@ def test_a_container_keeps_a_token_another_one_made_until_its_renewal_time(
         assert reading.get(logins) == "token-1"
     assert reads == [1]  # read (and decrypted) once, then kept in memory
     assert logins.count == 1
-
-
-class Recording:
-    """A boto3 client that records each request before passing it on."""
-
-    def __init__(self, client: Any, requests: list[tuple[str, dict[str, Any]]]) -> None:
-        self._client, self._requests = client, requests
-
-    def __getattr__(self, operation: str) -> Any:
-        def call(**request: Any) -> Any:
-            self._requests.append((operation, request))
-            return getattr(self._client, operation)(**request)
-
-        return call
 
 
 def test_the_token_is_read_strongly_consistent_and_opened_with_its_key(aws: dict[str, Any]):
