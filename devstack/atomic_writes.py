@@ -2,7 +2,9 @@
 not. moto checks a write's condition and then applies it without a lock, so two concurrent conditional
 writes of one item can both succeed (seen in 2 of 30 rounds of a race test). Here every write of moto's
 DynamoDB backend takes one process-wide lock, so that a race test against the local stack shows what
-DynamoDB would do. Reads are left alone: DynamoDB reads are not serialized with writes either.
+DynamoDB would do. Reads take the lock too: DynamoDB answers a read with a whole version of each item,
+while moto copies the item as a concurrent write changes it (seen as "dictionary changed size during
+iteration" in a race test under load), an emulator failure DynamoDB never shows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from moto.dynamodb.models import DynamoDBBackend
 
 #: The backend methods that check a condition and then write.
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+#: The backend methods that copy items out, which must not see one half written.
+READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 
 _LOCK = threading.RLock()
 _MARK = "_devstack_atomic"
@@ -32,8 +36,8 @@ def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_dynamodb_writes_atomic() -> None:
-    """Makes every DynamoDB write of moto in this process atomic (idempotent)."""
-    for name in WRITES:
+    """Makes every DynamoDB write and read of moto in this process atomic (idempotent)."""
+    for name in WRITES + READS:
         write = getattr(DynamoDBBackend, name)
         if not getattr(write, _MARK, False):
             setattr(DynamoDBBackend, name, _atomic(write))

@@ -12,16 +12,17 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
-from devstack.atomic_writes import WRITES, make_dynamodb_writes_atomic
+from devstack.atomic_writes import READS, WRITES, make_dynamodb_writes_atomic
 
 ROUNDS, RACERS = 30, 8
 
 
-def test_every_conditional_write_of_the_backend_is_wrapped_once() -> None:
+def test_every_conditional_write_and_item_read_of_the_backend_is_wrapped_once() -> None:
     make_dynamodb_writes_atomic()
-    wrapped = {name: getattr(DynamoDBBackend, name) for name in WRITES}
+    wrapped = {name: getattr(DynamoDBBackend, name) for name in WRITES + READS}
     make_dynamodb_writes_atomic()
-    assert {name: getattr(DynamoDBBackend, name) for name in WRITES} == wrapped
+    assert {name: getattr(DynamoDBBackend, name) for name in WRITES + READS} == wrapped
+    assert {"get_item", "query", "scan"} <= set(READS)
     assert all(getattr(write, "_devstack_atomic", False) for write in wrapped.values())
 
 
