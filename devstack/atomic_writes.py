@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 
 #: The backend methods that check a condition and then write.
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
@@ -41,3 +42,8 @@ def make_dynamodb_writes_atomic() -> None:
         write = getattr(DynamoDBBackend, name)
         if not getattr(write, _MARK, False):
             setattr(DynamoDBBackend, name, _atomic(write))
+    # A whole request too: moto's response layer copies the item it is about to update outside the
+    # backend's methods (DynamoHandler.update_item), so one request is one step, as on DynamoDB.
+    action = DynamoHandler.call_action
+    if not getattr(action, _MARK, False):
+        DynamoHandler.call_action = _atomic(action)  # type: ignore[method-assign]
