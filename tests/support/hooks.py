@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from moto import mock_aws
 
 from idgate.api import Caller
@@ -21,7 +20,9 @@ from idgate.hooks.model import Attempt
 from idgate.hooks.queue import DeliveryQueue
 from idgate.hooks.sealing import KmsSealer
 from idgate.hooks.store import HookStore
-from tests.support.tables import create_template_tables
+from tests.support.tables import boto3_region_env, create_template_tables
+
+__all__ = ["boto3_region_env"]  # the hooks' tests import it from here
 
 SHOP = Caller(kind="secret", client_id="shop")
 OTHER_SHOP = Caller(kind="secret", client_id="other-shop")
@@ -107,11 +108,3 @@ def hooks_on_moto() -> Iterator[Hooks]:
             dead,
             names["WebhooksTable"],
         )
-
-
-def boto3_region_env(monkeypatch: Any) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    _ = boto3

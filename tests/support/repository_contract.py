@@ -21,7 +21,7 @@ from idgate.domain import Session, Status
 from idgate.repository import SessionRepository
 from idgate.store import SessionStore
 from tests.support.memory_store import InMemorySessionStore
-from tests.support.tables import create_template_tables
+from tests.support.tables import boto3_region_env, create_template_tables
 
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
 RETENTION = timedelta(days=30)
@@ -45,10 +45,7 @@ def subject(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         memory = InMemorySessionStore(retention=RETENTION)
         yield Subject(memory, memory.stored_item)
         return
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    boto3_region_env(monkeypatch)
     with mock_aws():
         client = boto3.client("dynamodb")
         names = create_template_tables(client)

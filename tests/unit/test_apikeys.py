@@ -15,7 +15,7 @@ from idgate.apikeys import authorize, bearer_key
 from idgate.errors import NotFound, ValidationFailed
 from idgate.key_admin import administer
 from idgate.keystore import KeyStore
-from tests.support.tables import create_template_tables
+from tests.support.tables import boto3_region_env, create_template_tables
 
 
 def now() -> datetime:
@@ -24,10 +24,7 @@ def now() -> datetime:
 
 @pytest.fixture
 def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyStore]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    boto3_region_env(monkeypatch)
     with mock_aws():
         client = boto3.client("dynamodb")
         names = create_template_tables(client)

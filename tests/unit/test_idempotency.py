@@ -13,7 +13,8 @@ from moto import mock_aws
 from idgate.errors import Conflict
 from idgate.idempotency import ITEM_PREFIX, Earlier, IdempotencyKeys, TableIdempotencyKeys, record_key
 from tests.support.memory_idempotency import InMemoryIdempotencyKeys
-from tests.support.tables import create_template_tables
+from tests.support.recording import Recording
+from tests.support.tables import boto3_region_env, create_template_tables
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 EARLIER = Earlier("ses_idem00000000000000001", "cs_secret_of_the_first_request")
@@ -24,10 +25,7 @@ def keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
     if request.param == "memory":
         yield InMemoryIdempotencyKeys()
         return
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    boto3_region_env(monkeypatch)
     with mock_aws():
         table = create_template_tables(boto3.client("dynamodb"))["SessionsTable"]
         key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
@@ -85,10 +83,7 @@ def test_a_key_is_forgotten_after_24_hours(keys: IdempotencyKeys):
 
 
 def test_the_client_secret_is_kept_encrypted(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    boto3_region_env(monkeypatch)
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         table = create_template_tables(dynamodb)["SessionsTable"]
@@ -104,28 +99,10 @@ def test_the_client_secret_is_kept_encrypted(monkeypatch: pytest.MonkeyPatch):
     assert int(item["expires_ttl"]["N"]) == int((NOW + timedelta(hours=24)).timestamp())
 
 
-class Recording:
-    """A boto3 client that records each request before passing it on (moto answers the same whatever the
-    consistency or the key asked for: what counts is what DynamoDB and KMS would receive)."""
-
-    def __init__(self, client: Any, requests: list[tuple[str, dict[str, Any]]]) -> None:
-        self._client, self._requests = client, requests
-
-    def __getattr__(self, operation: str) -> Any:
-        def call(**request: Any) -> Any:
-            self._requests.append((operation, request))
-            return getattr(self._client, operation)(**request)
-
-        return call
-
-
 def test_a_replay_reads_its_record_strongly_consistent_and_opens_it_with_its_key_and_context(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    boto3_region_env(monkeypatch)
     requests: list[tuple[str, dict[str, Any]]] = []
     with mock_aws():
         table = create_template_tables(boto3.client("dynamodb"))["SessionsTable"]

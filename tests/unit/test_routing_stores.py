@@ -17,7 +17,7 @@ from idgate.breaker import BreakerSettings, BreakerState, TableBreakers
 from idgate.routing_policy import TableClientPolicies
 from tests.support.recording import Recording
 from tests.support.routing_fakes import MemoryBreakers, MemoryClientPolicies
-from tests.support.tables import create_template_tables
+from tests.support.tables import boto3_region_env, create_template_tables
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SETTINGS = BreakerSettings(failures=3, cooldown=timedelta(seconds=60))
@@ -28,10 +28,7 @@ def stores(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     if request.param == "memory":
         yield MemoryBreakers(), MemoryClientPolicies()
         return
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    boto3_region_env(monkeypatch)
     with mock_aws():
         client = boto3.client("dynamodb")
         table = create_template_tables(client)["SessionsTable"]
@@ -111,10 +108,7 @@ def test_of_parallel_failures_one_opens_the_breaker():
 @pytest.fixture
 def on_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
     """The DynamoDB client and the sessions table, on moto."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    boto3_region_env(monkeypatch)
     with mock_aws():
         client = boto3.client("dynamodb")
         yield client, create_template_tables(client)["SessionsTable"]
